@@ -1,0 +1,36 @@
+# Two commands set up and run everything on a fresh machine:
+#   make demo   -- create .venv if missing, install, run the main job on the embedded default
+#   make test   -- create .venv if missing, install, run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# Extra pip arguments, e.g. TORCH_INDEX="--extra-index-url https://download.pytorch.org/whl/cpu"
+TORCH_INDEX ?=
+CONTRIB := plugins_contrib/actalker-eeg plugins_contrib/actalker-headpose plugins_contrib/actalker-blink
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-slow bench install clean-venv
+
+$(STAMP): pyproject.toml constraints-cpu.txt $(foreach p,$(CONTRIB),$(p)/pyproject.toml)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade "pip>=24" $(TORCH_INDEX)
+	$(PIP) install -q -c constraints-cpu.txt $(TORCH_INDEX) -e ".[dev]" $(foreach p,$(CONTRIB),-e $(p))
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/actalker demo $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider $(ARGS)
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow $(ARGS)
+
+bench: $(STAMP)
+	$(PY) -m pytest benchmarks -m benchmark --benchmark-only --benchmark-columns=min,mean,max,rounds $(ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

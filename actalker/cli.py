@@ -1,0 +1,56 @@
+"""The ``actalker`` command line: one module per subcommand under ``actalker/commands``.
+
+Each command module defines ``register(subparsers)`` which adds its parser and sets
+``func`` to a callable taking the parsed ``args``. User errors (``ActalkerError``) are
+printed as one line and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from actalker import __version__
+from actalker.errors import ActalkerError
+
+# Order here is the order in `actalker --help`.
+COMMAND_MODULES = (
+    "demo",
+    "generate",
+    "plugins",
+    "synth",
+    "preprocess",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="actalker",
+        description="Multi-signal talking-head video diffusion (ACTalker, re-implemented).",
+    )
+    parser.add_argument("--version", action="version", version=f"actalker {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"actalker.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        result = args.func(args)
+    except ActalkerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
