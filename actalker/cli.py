@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "plugins",
     "synth",
     "preprocess",
+    "train",
 )
 
 

@@ -1,0 +1,312 @@
+"""`actalker generate`: a portrait and control signals -> a talking-head mp4.
+
+    actalker generate --model DIR --image PORTRAIT [--<flag> PATH ...] [--signal NAME=PATH ...]
+                      [--gate NAME=G,...] [--steps N] [--frames N] [--seed S] [--fps F] --out OUT.mp4
+
+Each installed modality with a ``cli_flag`` adds ``--<flag> PATH`` (e.g. the built-in audio
+modality adds ``--audio``); ``--signal NAME=PATH`` takes any branch or modality by name.
+Every input is checked before any work starts; a user mistake prints one line and writes
+nothing. The video is written atomically with the audio of the first signal file that has
+an audio stream muxed in, and the resolved settings are saved beside it (OUT.json).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from actalker.errors import ActalkerError, ConfigError, InputError
+
+ON_SHORT = ("error", "pad", "loop")
+
+
+def _signal_flags() -> dict[str, str]:
+    """cli_flag -> modality name of the installed modalities (empty if plugins fail to load:
+    `actalker --help` must work even then; `generate` reports the plugin error itself)."""
+    try:
+        from actalker.plugins import load_registry
+
+        reg = load_registry()
+    except Exception:  # noqa: BLE001 -- a broken plugin must not break the whole CLI
+        return {}
+    return {spec.cli_flag: name for name, spec in sorted(reg.modalities.items()) if spec.cli_flag}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "generate",
+        help="generate a talking-head video from a portrait and control signals",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", required=True, metavar="DIR", help="model folder (actalker train / save_pretrained)")
+    p.add_argument("--image", required=True, metavar="PATH", help="reference portrait (PNG/JPEG)")
+    p.add_argument("--out", required=True, metavar="OUT.mp4", help="output video; settings go to OUT.json")
+    flags = _signal_flags()
+    for flag, modality in flags.items():
+        p.add_argument(f"--{flag}", dest=f"signal_flag__{flag}", metavar="PATH", help=f"input file of the '{modality}' signal")
+    p.set_defaults(signal_flags=flags)
+    p.add_argument("--signal", action="append", default=[], metavar="NAME=PATH", help="input file of a branch or modality (repeatable)")
+    p.add_argument("--gate", action="append", default=[], metavar="NAME=G[,NAME=G]", help="gate per branch, e.g. audio=1,motion=0.5")
+    p.add_argument("--scale", action="append", default=[], metavar="NAME=S[,NAME=S]", help="guidance scale per branch stage")
+    p.add_argument("--reference-scale", type=float, default=None, help="guidance scale of the reference stage")
+    p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's sampling.steps)")
+    p.add_argument("--frames", type=int, default=None, help="frames to generate (default: the length of the signals)")
+    p.add_argument("--fps", type=float, default=None, help="output frame rate (default: the model's sampling.fps)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the model config's seed)")
+    p.add_argument("--height", type=int, default=None, help="output height, multiple of 8")
+    p.add_argument("--width", type=int, default=None, help="output width, multiple of 8")
+    p.add_argument("--on-short", choices=ON_SHORT, default="error", help="a signal shorter than --frames: error, pad or loop")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override sampling.* or guidance.* (repeatable)")
+    p.add_argument("--face-model", default=None, metavar="PATH", help="MediaPipe face_landmarker .task (default: $ACTALKER_FACE_MODEL)")
+    p.add_argument("--landmarks-from-clip", default=None, metavar="CLIP_DIR",
+                   help="take the reference face's landmarks from a stored clip's first frame instead of detecting them")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+# ---------------------------------------------------------------- parsing
+def _pairs(items: list[str], what: str) -> list[tuple[str, str]]:
+    out = []
+    for item in items:
+        for part in (item.split(",") if what != "--signal" else [item]):
+            if not part.strip():
+                continue
+            name, sep, value = part.partition("=")
+            if not sep or not name.strip() or not value.strip():
+                raise InputError(f"{what} expects NAME=VALUE, got {part!r}")
+            out.append((name.strip(), value.strip()))
+    return out
+
+
+def _floats(items: list[str], what: str) -> dict[str, float]:
+    out = {}
+    for name, value in _pairs(items, what):
+        try:
+            v = float(value)
+        except ValueError:
+            raise InputError(f"{what} {name}={value}: expected a number") from None
+        if not np.isfinite(v):
+            raise InputError(f"{what} {name}={value}: expected a finite number")
+        out[name] = v
+    return out
+
+
+def _signal_inputs(args, pipe) -> dict[str, Path]:
+    """branch -> input file, from --<flag> and --signal (names: branch or modality)."""
+    from actalker.media.video import check_file
+
+    by_modality: dict[str, list[str]] = {}
+    for b in pipe.branches:
+        by_modality.setdefault(b.modality, []).append(b.name)
+    branches = pipe.branch_names
+
+    def to_branch(name: str, origin: str) -> str:
+        if name in branches:
+            return name
+        matches = by_modality.get(name, [])
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise InputError(f"{origin}: the model has several '{name}' branches ({', '.join(matches)}); use --signal BRANCH=PATH")
+        raise InputError(f"{origin}: the model has no branch or modality '{name}' (branches: {', '.join(branches) or 'none'})")
+
+    raw: list[tuple[str, str, str]] = []
+    for flag, modality in (args.signal_flags or {}).items():
+        value = getattr(args, f"signal_flag__{flag}", None)
+        if value is not None:
+            raw.append((modality, value, f"--{flag}"))
+    for name, value in _pairs(args.signal, "--signal"):
+        raw.append((name, value, f"--signal {name}"))
+    out: dict[str, Path] = {}
+    for name, value, origin in raw:
+        branch = to_branch(name, origin)
+        if branch in out:
+            raise InputError(f"{origin}: branch '{branch}' already has an input ({out[branch]})")
+        out[branch] = check_file(value, f"{origin} input")
+    return out
+
+
+def _read_image(path: str) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    from actalker.media.video import check_file
+
+    p = check_file(path, "image")
+    try:
+        with Image.open(p) as im:
+            return np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as err:
+        raise InputError(f"cannot read image {p}: not an image file PIL can decode ({type(err).__name__})") from None
+
+
+def _reference_face(args, image: np.ndarray):
+    """(landmarks (1, 478, 3), boxes (1, 4)) normalised to the image."""
+    if args.landmarks_from_clip:
+        from actalker.data.clip import Clip
+
+        clip = Clip.read(args.landmarks_from_clip)
+        return np.asarray(clip.landmarks[:1], np.float32), np.asarray(clip.boxes[:1], np.float32)
+    from actalker.media.face import FaceTracker
+
+    track = FaceTracker(args.face_model).detect_image(image, name=f"the image {args.image}")
+    return track.landmarks[:1], track.boxes[:1]
+
+
+def _apply_overrides(pipe, items: list[str]) -> None:
+    from omegaconf import OmegaConf
+
+    from actalker.core.config import Config
+
+    if not items:
+        return
+    for item in items:
+        key = item.partition("=")[0].strip()
+        if "=" not in item or not key.startswith(("sampling.", "guidance.")):
+            raise ConfigError(f"--set {item!r}: expected sampling.KEY=VALUE or guidance.KEY=VALUE")
+    base = OmegaConf.create(pipe.config.model_dump(mode="json"))
+    try:
+        merged = OmegaConf.merge(base, OmegaConf.from_dotlist(items))
+        pipe.config = Config.model_validate(OmegaConf.to_container(merged, resolve=True))
+    except Exception as err:  # omegaconf / pydantic errors: one line
+        first = [line for line in str(err).splitlines() if line.strip()]
+        raise ConfigError(f"--set: {' '.join(first[:3])}") from None
+
+
+def _device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise InputError(f"--device {name!r}: expected auto, cpu or cuda[:N]") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"--device {name}: CUDA is not available on this machine")
+    return dev
+
+
+def _first_audio(inputs: dict[str, Path]) -> tuple[Optional[np.ndarray], Optional[str]]:
+    from actalker.media.audio import read_audio
+
+    for branch, path in inputs.items():
+        try:
+            return read_audio(path, 16000), str(path)
+        except InputError:
+            continue
+    return None, None
+
+
+# ---------------------------------------------------------------- command
+def run(args) -> int:
+    import torch
+
+    from actalker.core.pipeline import ACTalkerPipeline
+    from actalker.utils.atomic import write_text_atomic
+
+    t0 = time.time()
+    out = Path(args.out).expanduser()
+    if out.suffix.lower() != ".mp4":
+        raise InputError(f"--out {out}: expected a .mp4 file name")
+    if out.is_dir():
+        raise InputError(f"--out {out} is a folder; expected a .mp4 file name")
+    for name in ("steps", "frames"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise InputError(f"--{name} must be >= 1, got {v}")
+    if args.fps is not None and not args.fps > 0:
+        raise InputError(f"--fps must be > 0, got {args.fps}")
+
+    device = _device(args.device)
+    pipe = ACTalkerPipeline.from_pretrained(args.model, device=device)
+    pipe.progress = not args.no_progress
+    _apply_overrides(pipe, args.set)
+    inputs = _signal_inputs(args, pipe)
+    gates = _floats(args.gate, "--gate")
+    for name, g in gates.items():
+        if name not in pipe.branch_names:
+            raise InputError(f"--gate for unknown branch '{name}' (the model's branches: {', '.join(pipe.branch_names)})")
+        if g < 0:
+            raise InputError(f"--gate {name}={g}: a gate must be >= 0")
+        if g > 0 and name not in inputs:
+            raise InputError(f"--gate {name}={g} opens a branch without a signal; give its input file")
+    scales = _floats(args.scale, "--scale")
+    for name in scales:
+        if name not in pipe.branch_names:
+            raise InputError(f"--scale for unknown branch '{name}' (the model's branches: {', '.join(pipe.branch_names)})")
+    if not inputs:
+        flags = ", ".join(f"--{f}" for f in (args.signal_flags or {})) or "--signal NAME=PATH"
+        raise InputError(f"no control signal given; pass at least one input ({flags})")
+
+    image = _read_image(args.image)
+    landmarks, boxes = _reference_face(args, image)
+
+    s = pipe.config.sampling
+    fps = float(args.fps or s.fps)
+    conditions = {}
+    for branch, path in inputs.items():
+        b = pipe.branch(branch)
+        spec = pipe.registry.modality(b.modality)
+        conditions[branch] = spec.load(path, args.frames or s.num_frames, fps, b.options, args.on_short)
+    num_frames = args.frames or s.num_frames or min(int(c.shape[0]) for c in conditions.values())
+    seed = pipe.config.seed if args.seed is None else args.seed
+
+    frames = pipe(
+        image,
+        conditions,
+        gates=gates,
+        landmarks=landmarks,
+        boxes=boxes,
+        num_frames=num_frames,
+        num_inference_steps=args.steps,
+        height=args.height,
+        width=args.width,
+        fps=fps,
+        reference_scale=args.reference_scale,
+        guidance_scales={**pipe.config.guidance.scales, **scales},
+        seed=seed,
+    )
+    audio, audio_from = _first_audio(inputs)
+
+    from actalker.media.video import write_video
+
+    write_video(out, frames, fps, audio=audio, sr=16000)
+    settings = {
+        "output": str(out),
+        "model": str(Path(args.model).expanduser().resolve()),
+        "image": str(Path(args.image).expanduser().resolve()),
+        "signals": {k: str(v.resolve()) for k, v in inputs.items()},
+        "audio_from": audio_from,
+        "gates": {b.name: gates.get(b.name, b.default_gate if b.name in inputs else 0.0) for b in pipe.branches},
+        "num_frames": int(num_frames),
+        "fps": fps,
+        "seed": seed,
+        "steps": int(args.steps or s.steps),
+        "height": int(args.height or s.height),
+        "width": int(args.width or s.width),
+        "reference_face": "clip " + str(args.landmarks_from_clip) if args.landmarks_from_clip else "detected",
+        "device": str(device),
+        "dtype": str(pipe.dtype).replace("torch.", ""),
+        "config": {
+            "sampling": pipe.config.sampling.model_dump(mode="json"),
+            "guidance": {**pipe.config.guidance.model_dump(mode="json"),
+                         **({"reference_scale": args.reference_scale} if args.reference_scale is not None else {}),
+                         "scales": {**pipe.config.guidance.scales, **scales}},
+        },
+        "seconds": round(time.time() - t0, 2),
+        "torch": torch.__version__,
+    }
+    try:
+        write_text_atomic(out.with_suffix(".json"), json.dumps(settings, indent=2) + "\n")
+    except BaseException:
+        out.unlink(missing_ok=True)  # video and settings go together
+        raise
+    print(f"wrote {out} ({len(frames)} frames at {fps:g} fps{', audio from ' + audio_from if audio_from else ''})")
+    return 0

@@ -1,0 +1,60 @@
+"""`actalker plugins [--json]`: the loaded plugins, their versions, where they come from,
+the hooks they implement and the modalities and regions they add.
+
+``ACTALKER_PLUGINS`` selects which plugins load (see docs/plugins.md); installed entry
+points it leaves out are listed as not loaded.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("plugins", help="List installed plugins, their hooks, modalities and regions.")
+    p.add_argument("--json", action="store_true", help="Print machine-readable JSON instead of a table.")
+    p.set_defaults(func=run)
+
+
+def collect() -> dict:
+    from actalker.plugins import load_registry
+
+    reg = load_registry()
+    plugins = []
+    for info in reg.plugins:
+        item = asdict(info)
+        item.pop("extra", None)
+        item["hooks"], item["modalities"], item["regions"] = list(info.hooks), list(info.modalities), list(info.regions)
+        item["modality_details"] = {
+            m: {
+                "default_region": reg.modalities[m].default_region,
+                "solo_region": reg.modalities[m].solo_region,
+                "default_gate": reg.modalities[m].default_gate,
+                "cli_flag": reg.modalities[m].cli_flag,
+                "description": reg.modalities[m].description,
+            }
+            for m in info.modalities
+        }
+        plugins.append(item)
+    return {"plugins": plugins, "not_loaded": list(reg.not_loaded)}
+
+
+def format_table(data: dict) -> str:
+    lines = []
+    for p in data["plugins"]:
+        lines.append(f"{p['name']} {p['version']}  ({p['source']})")
+        lines.append(f"  hooks:      {', '.join(p['hooks']) or '-'}")
+        for m, d in p["modality_details"].items():
+            flag = f", --{d['cli_flag']}" if d["cli_flag"] else ""
+            lines.append(f"  modality:   {m} (region {d['default_region']}, alone {d['solo_region']}{flag}) {d['description']}")
+        if p["regions"]:
+            lines.append(f"  regions:    {', '.join(p['regions'])}")
+    if data["not_loaded"]:
+        lines.append(f"not loaded (ACTALKER_PLUGINS): {', '.join(data['not_loaded'])}")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    data = collect()
+    print(json.dumps(data, indent=2) if args.json else format_table(data))
+    return 0

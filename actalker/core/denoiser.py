@@ -1,0 +1,396 @@
+"""ACTalkerDenoiser: SVD's spatio-temporal UNet with gated PCM branches, identity and face guider.
+
+Public API (what the pipeline and the training helpers build on)::
+
+    den = ACTalkerDenoiser(unet=dict, pcm=dict, branches=dict, cond_dim=64, identity=dict,
+                           face_guider=True, required_plugins=None, registry=None)
+        unet:     UNetSpatioTemporalConditionModel kwargs (tiny in tests, SVD's config for real).
+        pcm:      {enabled, down_levels, up_levels, scan_mode, mask_mode, mixer, d_state, expand,
+                   d_conv, bidirectional, id_token, width}  (defaults: PCM_DEFAULTS).
+        branches: {name: {modality, gate, region, solo_region, tokens, options}}; None values are
+                  filled from the modality plugin and saved resolved (see den.config.branches).
+        identity: {kind: learned|clip|arcface, dim, weights_path}.
+        registry: an actalker.plugins.Registry (default: load_registry()); never saved.
+    ACTalkerDenoiser.from_svd(svd_path, branches=..., pcm=..., cond_dim=..., identity=...,
+                              face_guider=..., registry=None, subfolder="unet", torch_dtype=None)
+        UNet weights from a local diffusers SVD folder; every new module stays fresh, so the
+        result computes exactly SVD's UNet (given the same cross-attention context).
+    ACTalkerDenoiser.from_model_config(model_cfg, registry=None)   # actalker.core.config.ModelConfig
+    den.save_pretrained(dir) / ACTalkerDenoiser.from_pretrained(dir, registry=None)  # safetensors
+    den.enable_gradient_checkpointing()        # diffusers' switch; PCM hooks stay correct
+    den.branch_names -> list[str];  den.default_gates -> {branch: float}
+    den.encode_conditions({branch: raw (B, F, *feat)}) -> {branch: tokens (B, F, T, cond_dim)}
+    den.identity_token(identity (B, dim) | None, sample) -> (B, 1, cross_attention_dim)
+    den(sample, timestep, added_time_ids, identity=None, conditions=None, gates=None,
+        region_masks=None, face_mask=None, condition_tokens=None, return_dict=True)
+        sample:         (B, F, in_channels, h, w): noisy latents ++ reference latents.
+        timestep:       float / int / tensor (scalar or (B,)), as the UNet takes it.
+        added_time_ids: (B, n_ids) SVD's (fps, motion bucket, noise aug).
+        identity:       (B, identity.dim) embedding; None = the learned encoder on the reference
+                        latent (kind learned only).
+        conditions:     {branch: raw features (B, F, *feature_shape)}; a branch left out is absent
+                        (same as gate 0). For guidance pass the plugin's null features instead.
+        condition_tokens: {branch: (B, F, T, cond_dim)} already encoded (encode once, reuse per step).
+        gates:          {branch: float | (B,) | (B, F)}; missing = the branch's default gate.
+        region_masks:   {region or branch name: (B, H, W) | (B, 1, H, W) | (B, F, H, W)} at any
+                        resolution, values in [0, 1]; needed unless pcm.mask_mode is none.
+        face_mask:      same shapes, for the face guider; None = no guidance.
+        -> UNetSpatioTemporalConditionOutput(sample=(B, F, out_channels, h, w)) or a 1-tuple.
+
+Module names avoid the config keys (diffusers resolves config keys first): the UNet is
+``den.backbone``, PCM layers ``den.pcm_layers``, encoders ``den.encoders``.
+PCM layers are attached with forward hooks on the UNet's spatial transformer blocks (after
+the spatial block, before the temporal one), so the UNet's code and weight names are
+diffusers' own and SVD checkpoints load unchanged.
+"""
+from __future__ import annotations
+
+from contextvars import ContextVar
+from functools import partial
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import torch
+import torch.nn.functional as F
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models import ModelMixin, UNetSpatioTemporalConditionModel
+from diffusers.models.unets.unet_spatio_temporal_condition import UNetSpatioTemporalConditionOutput
+from torch import nn
+
+from actalker.core.context import PCMContext
+from actalker.core.guider import FaceGuider
+from actalker.core.identity import IDENTITY_KINDS, IdentityProjection, LatentIdentityEncoder
+from actalker.core.masks import as_frames, resolve_branch_masks
+from actalker.core.pcm import PCMLayer
+from actalker.errors import ConfigError, InputError, PluginError, ShapeError
+
+PCM_DEFAULTS = dict(enabled=True, down_levels=[0, 1, 2], up_levels=[1, 2, 3], scan_mode="spatiotemporal",
+                    mask_mode="drop", mixer="mamba", d_state=16, expand=1, d_conv=4, bidirectional=True,
+                    id_token=True, width=None)
+BRANCH_DEFAULTS = dict(modality=None, gate=None, region=None, solo_region=None, tokens=None, options={})
+IDENTITY_DEFAULTS = dict(kind="learned", dim=512, weights_path=None)
+
+_REGISTRY: ContextVar = ContextVar("actalker_denoiser_registry", default=None)  # from_pretrained -> __init__
+
+
+def _merge(defaults: dict, given: Optional[Mapping], where: str) -> dict:
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key '{unknown[0]}' (valid: {', '.join(defaults)})")
+    return {**defaults, **given}
+
+
+def _package_of(registry, modality: str) -> str:
+    owner = registry.owners.get(f"modality:{modality}")
+    info = next((p for p in registry.plugins if p.name == owner), None)
+    if info is None or info.source == "builtin":
+        return "actalker"
+    return info.source.removeprefix("entry point of ").removeprefix("module ")
+
+
+def _grid(size: int, steps: int) -> int:
+    for _ in range(steps):  # diffusers' stride-2 conv (k3, p1) downsampler: ceil(x / 2)
+        size = (size + 1) // 2
+    return size
+
+
+class ACTalkerDenoiser(ModelMixin, ConfigMixin):
+    _supports_gradient_checkpointing = True
+    ignore_for_config = ["registry"]
+
+    @register_to_config
+    def __init__(self, unet: Optional[dict] = None, pcm: Optional[dict] = None, branches: Optional[dict] = None,
+                 cond_dim: int = 64, identity: Optional[dict] = None, face_guider: bool = True,
+                 required_plugins: Optional[dict] = None, registry: Any = None):
+        super().__init__()
+        self._ctx: Optional[PCMContext] = None
+        ucfg = {k: v for k, v in (unet or {}).items() if not k.startswith("_")}
+        self.backbone = UNetSpatioTemporalConditionModel(**ucfg)
+        cross_dim = self.backbone.config.cross_attention_dim
+        if not isinstance(cross_dim, int):
+            raise ConfigError("model.unet.cross_attention_dim must be one integer (the identity token width)")
+        pcm_cfg = _merge(PCM_DEFAULTS, pcm, "model.pcm")
+        id_cfg = _merge(IDENTITY_DEFAULTS, identity, "model.identity")
+        if id_cfg["kind"] not in IDENTITY_KINDS:
+            raise ConfigError(f"model.identity.kind is {id_cfg['kind']!r}; expected one of {', '.join(IDENTITY_KINDS)}")
+
+        registry = registry or _REGISTRY.get()
+        if registry is None:
+            from actalker.plugins import load_registry  # local: plugins load only when a model is built
+
+            registry = load_registry()
+        resolved, packages, self._options = self._build_branches(branches or {}, registry, dict(required_plugins or {}),
+                                                                 cond_dim)
+        # Saved resolved: a reloaded model keeps its regions/gates even if plugin defaults change.
+        self.register_to_config(branches=resolved, required_plugins=packages, pcm=pcm_cfg, identity=id_cfg)
+
+        self.id_proj = IdentityProjection(id_cfg["dim"], cross_dim, id_cfg["kind"])
+        ucfg = self.backbone.config
+        ref_channels = ucfg.in_channels - ucfg.out_channels
+        self.id_encoder = (LatentIdentityEncoder(max(ref_channels, 1), id_cfg["dim"])
+                           if id_cfg["kind"] == "learned" else None)
+        self.guider = FaceGuider(ucfg.block_out_channels[0]) if face_guider else None
+        if self.guider is not None:
+            self.backbone.conv_in.register_forward_hook(self._guider_hook)
+        self.pcm_layers = nn.ModuleDict()
+        if pcm_cfg["enabled"] and resolved:
+            self._attach_pcm(pcm_cfg, {n: cond_dim for n in resolved}, cross_dim)
+
+    # ---- construction -------------------------------------------------------------------
+    def _build_branches(self, branches: Mapping, registry, required: dict, cond_dim: int):
+        resolved, packages = {}, {}
+        self.encoders = nn.ModuleDict()
+        options = {}
+        for name, raw in branches.items():
+            if not str(name).isidentifier():
+                raise ConfigError(f"model.branches: branch name '{name}' must be a Python identifier")
+            b = _merge(BRANCH_DEFAULTS, raw, f"model.branches.{name}")
+            modality = b["modality"] or name
+            try:
+                spec = registry.modality(modality)
+            except PluginError as err:
+                pkg = required.get(modality)
+                if pkg is None:
+                    raise
+                raise PluginError(f"this model's branch '{name}' needs modality '{modality}' from the package "
+                                  f"'{pkg}', which is not installed or not loaded; install it (pip install {pkg})"
+                                  ) from err
+            opts = spec.parse_options(b["options"])
+            region = b["region"] or spec.default_region
+            solo = b["solo_region"] or spec.solo_region
+            for key, reg in (("region", region), ("solo_region", solo)):
+                if registry.regions and reg not in registry.regions:
+                    raise ConfigError(f"model.branches.{name}.{key} '{reg}' is not a known region "
+                                      f"({', '.join(sorted(registry.regions))})")
+            gate = spec.default_gate if b["gate"] is None else float(b["gate"])
+            resolved[name] = dict(modality=modality, gate=float(gate), region=region, solo_region=solo,
+                                  tokens=b["tokens"], options=opts.model_dump(mode="json"))
+            packages[modality] = required.get(modality) or _package_of(registry, modality)
+            self.encoders[name] = spec.build_encoder(opts, cond_dim)
+            options[name] = (spec, opts)
+        return resolved, packages, options
+
+    def _attach_pcm(self, cfg: dict, conds: dict, cross_dim: int) -> None:
+        n = len(self.backbone.down_blocks)
+        for side, blocks in (("down", self.backbone.down_blocks), ("up", self.backbone.up_blocks)):
+            key = f"model.pcm.{side}_levels"
+            for level in cfg[f"{side}_levels"]:
+                if not isinstance(level, int) or not 0 <= level < len(blocks):
+                    raise ConfigError(f"{key} has level {level!r}, but the UNet has {len(blocks)} {side} levels "
+                                      f"(0-{len(blocks) - 1})")
+                block = blocks[level]
+                if not getattr(block, "attentions", None):
+                    raise ConfigError(f"{key} has level {level}, a {type(block).__name__} without transformer "
+                                      f"blocks; PCM needs a cross-attention level")
+                steps = level if side == "down" else n - 1 - level
+                for a, tstm in enumerate(block.attentions):
+                    for t, spatial in enumerate(tstm.transformer_blocks):
+                        name = f"{side}{level}_{a}_{t}"
+                        self.pcm_layers[name] = PCMLayer(
+                            tstm.inner_dim, conds, scan_mode=cfg["scan_mode"], mask_mode=cfg["mask_mode"],
+                            mixer=cfg["mixer"], d_state=cfg["d_state"], d_conv=cfg["d_conv"], expand=cfg["expand"],
+                            bidirectional=cfg["bidirectional"], id_token=cfg["id_token"], id_dim=cross_dim,
+                            width=cfg["width"])
+                        spatial.register_forward_hook(partial(self._pcm_hook, name, steps))
+
+    # ---- hooks (read the per-forward context) --------------------------------------------
+    def _pcm_hook(self, name: str, steps: int, module, args, output):
+        ctx = self._ctx
+        if ctx is None or not ctx.tokens:
+            return None  # called outside forward (or nothing open): the plain block
+        bf, length, channels = output.shape
+        h, w = _grid(ctx.height, steps), _grid(ctx.width, steps)
+        if bf != ctx.batch * ctx.frames or h * w != length:
+            raise ShapeError(f"PCM layer {name}: got tokens {tuple(output.shape)}, expected grid {h}x{w}")
+        weights = {b: ctx.weights(b, h, w) for b in ctx.tokens}
+        x = output.reshape(ctx.batch, ctx.frames, length, channels)
+        y = self.pcm_layers[name](x, ctx.tokens, ctx.gates, weights, ctx.identity)
+        return y.reshape(bf, length, channels)
+
+    def _guider_hook(self, module, args, output):
+        ctx = self._ctx
+        if ctx is None or ctx.face_mask is None:
+            return None
+        mask = ctx.face_mask.reshape(-1, 1, *ctx.face_mask.shape[-2:]).to(output.dtype)
+        return output + self.guider(mask, *output.shape[-2:])
+
+    def _set_gradient_checkpointing(self, enable: bool = True,
+                                    gradient_checkpointing_func=torch.utils.checkpoint.checkpoint) -> None:
+        """Bind the forward's context into every checkpointed call, so recomputation during
+        backward (after forward has returned and cleared it) sees the same conditions."""
+        if not enable:
+            return super()._set_gradient_checkpointing(enable=False)
+        inner = gradient_checkpointing_func
+
+        def with_context(module, *args):
+            ctx = self._ctx
+
+            def run(*a):
+                prev, self._ctx = self._ctx, ctx
+                try:
+                    return module(*a)
+                finally:
+                    self._ctx = prev
+
+            return inner(run, *args)
+
+        super()._set_gradient_checkpointing(enable=True, gradient_checkpointing_func=with_context)
+
+    # ---- inputs ---------------------------------------------------------------------------
+    @property
+    def branch_names(self) -> list[str]:
+        return list(self.config.branches)
+
+    @property
+    def default_gates(self) -> dict[str, float]:
+        return {n: float(b["gate"]) for n, b in self.config.branches.items()}
+
+    def _unknown(self, given: Mapping, what: str) -> None:
+        extra = sorted(set(given) - set(self.config.branches))
+        if extra:
+            raise InputError(f"{what} names unknown branch '{extra[0]}' (this model has: "
+                             f"{', '.join(self.branch_names) or 'none'})")
+
+    def encode_conditions(self, conditions: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Raw features (B, F, *feature_shape) -> condition tokens (B, F, T, cond_dim) per branch."""
+        self._unknown(conditions, "conditions")
+        out = {}
+        for name, feats in conditions.items():
+            spec, opts = self._options[name]
+            shape = tuple(spec.feature_shape(opts))
+            if not torch.is_tensor(feats) or feats.dim() != 2 + len(shape) or tuple(feats.shape[2:]) != shape:
+                got = tuple(feats.shape) if torch.is_tensor(feats) else type(feats).__name__
+                raise ShapeError(f"conditions['{name}'] has shape {got}; expected (B, F, {', '.join(map(str, shape))})")
+            tok = self.encoders[name](feats)
+            if tok.dim() != 4 or tok.shape[:2] != feats.shape[:2] or tok.shape[-1] != self.config.cond_dim:
+                raise PluginError(f"encoder of modality '{spec.name}' returned {tuple(tok.shape)}; expected "
+                                  f"(B, F, T, {self.config.cond_dim})")
+            want = self.config.branches[name]["tokens"]
+            if want and tok.shape[2] != want:  # resample the token axis to the configured count
+                b, f, t, d = tok.shape
+                tok = F.adaptive_avg_pool1d(tok.reshape(b * f, t, d).transpose(1, 2), want).transpose(1, 2)
+                tok = tok.reshape(b, f, want, d)
+            out[name] = tok
+        return out
+
+    def identity_token(self, identity: Optional[torch.Tensor], sample: torch.Tensor) -> torch.Tensor:
+        """(B, identity.dim) embedding, or None for the learned encoder -> (B, 1, cross_attention_dim)."""
+        b = sample.shape[0]
+        if identity is None:
+            if self.id_encoder is None:
+                raise InputError(f"identity is required for identity kind '{self.config.identity['kind']}' "
+                                 f"(a (B, {self.config.identity['dim']}) embedding from its encoder)")
+            ref = sample[:, 0, self.backbone.config.out_channels:]
+            identity = self.id_encoder(ref if ref.shape[1] else sample[:, 0, :1])
+        dim = self.config.identity["dim"]
+        if identity.shape != (b, dim):
+            raise ShapeError(f"identity has shape {tuple(identity.shape)}; expected ({b}, {dim})")
+        return self.id_proj(identity.to(sample.dtype))
+
+    def _gates(self, gates: Optional[Mapping], names, b: int, f: int, like: torch.Tensor) -> dict:
+        gates = dict(gates or {})
+        self._unknown(gates, "gates")
+        out = {}
+        for name in names:
+            g = gates.get(name, self.default_gates[name])
+            g = torch.as_tensor(g, dtype=like.dtype, device=like.device)
+            if g.dim() == 0:
+                g = g.expand(b)
+            if g.dim() == 1 and g.shape[0] == b:
+                g = g[:, None]
+            if g.dim() != 2 or g.shape[0] != b or g.shape[1] not in (1, f):
+                raise ShapeError(f"gates['{name}'] has shape {tuple(g.shape)}; expected a float, ({b},) or ({b}, {f})")
+            out[name] = g.expand(b, f)
+        return out
+
+    # ---- forward --------------------------------------------------------------------------
+    def forward(self, sample: torch.Tensor, timestep, added_time_ids: torch.Tensor,
+                identity: Optional[torch.Tensor] = None, conditions: Optional[Mapping[str, torch.Tensor]] = None,
+                gates: Optional[Mapping] = None, region_masks: Optional[Mapping[str, torch.Tensor]] = None,
+                face_mask: Optional[torch.Tensor] = None,
+                condition_tokens: Optional[Mapping[str, torch.Tensor]] = None, return_dict: bool = True):
+        ucfg = self.backbone.config
+        if sample.dim() != 5 or sample.shape[2] != ucfg.in_channels:
+            raise ShapeError(f"sample has shape {tuple(sample.shape)}; expected (B, F, {ucfg.in_channels}, h, w)")
+        b, f, _, h, w = sample.shape
+        if added_time_ids.dim() != 2 or added_time_ids.shape[0] != b:
+            raise ShapeError(f"added_time_ids has shape {tuple(added_time_ids.shape)}; expected ({b}, n_ids)")
+        id_tok = self.identity_token(identity, sample)
+
+        tokens = self.encode_conditions(conditions or {})
+        given = dict(condition_tokens or {})
+        self._unknown(given, "condition_tokens")
+        for name, tok in given.items():
+            if name in tokens:
+                raise InputError(f"branch '{name}' is given both as conditions and as condition_tokens")
+            if tok.dim() != 4 or tok.shape[:2] != (b, f):
+                raise ShapeError(f"condition_tokens['{name}'] has shape {tuple(tok.shape)}; expected ({b}, {f}, T, D)")
+            tokens[name] = tok
+        all_gates = self._gates(gates, list(tokens), b, f, sample)
+        open_gates = {n: g for n, g in all_gates.items() if bool((g != 0).any())}
+        mode = self.config.pcm["mask_mode"]
+        masks = {}
+        if len(self.pcm_layers) and open_gates and mode != "none":
+            br = self.config.branches
+            masks = resolve_branch_masks(all_gates, {n: br[n]["region"] for n in br},
+                                         {n: br[n]["solo_region"] for n in br}, region_masks, b, f)
+        fm = None
+        if face_mask is not None and self.guider is not None:
+            fm = as_frames(face_mask, b, f, "face_mask").to(sample.dtype)
+        ctx = PCMContext(b, f, h, w, tokens={n: tokens[n] for n in open_gates}, gates=open_gates, masks=masks,
+                         identity=id_tok[:, 0], face_mask=fm, mask_mode=mode)
+
+        prev, self._ctx = self._ctx, ctx
+        try:
+            out = self.backbone(sample, timestep, id_tok, added_time_ids, return_dict=False)[0]
+        finally:
+            self._ctx = prev
+        if not return_dict:
+            return (out,)
+        return UNetSpatioTemporalConditionOutput(sample=out)
+
+    # ---- loading --------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, registry=None, **kwargs):
+        path = Path(pretrained_model_name_or_path)
+        sub = kwargs.get("subfolder")
+        if not ((path / sub) if sub else path).joinpath("config.json").is_file():
+            raise InputError(f"no denoiser in '{path}' (expected config.json and diffusion_pytorch_model.safetensors)")
+        token = _REGISTRY.set(registry)
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        finally:
+            _REGISTRY.reset(token)
+
+    @classmethod
+    def from_svd(cls, svd_path, branches: Optional[dict] = None, pcm: Optional[dict] = None, cond_dim: int = 64,
+                 identity: Optional[dict] = None, face_guider: bool = True, registry=None,
+                 subfolder: Optional[str] = "unet", torch_dtype: Optional[torch.dtype] = None) -> "ACTalkerDenoiser":
+        """A fresh denoiser whose UNet weights come from a local diffusers SVD folder."""
+        udir = Path(svd_path) / subfolder if subfolder else Path(svd_path)
+        if not (udir / "config.json").is_file():
+            raise InputError(f"no diffusers UNet in '{udir}' (expected config.json and its weights)")
+        ucfg = dict(UNetSpatioTemporalConditionModel.load_config(udir))
+        den = cls(unet=ucfg, pcm=pcm, branches=branches, cond_dim=cond_dim, identity=identity,
+                  face_guider=face_guider, registry=registry)
+        try:
+            loaded = UNetSpatioTemporalConditionModel.from_pretrained(udir)
+        except (OSError, EnvironmentError) as err:
+            raise InputError(f"cannot load the UNet weights in '{udir}': {str(err).splitlines()[0]}") from err
+        den.backbone.load_state_dict(loaded.state_dict(), assign=True)  # assign: no second copy of the weights
+        del loaded
+        return den.to(torch_dtype) if torch_dtype is not None else den
+
+    @classmethod
+    def from_model_config(cls, model_cfg, registry=None) -> "ACTalkerDenoiser":
+        """Build from the ``model`` section (actalker.core.config.ModelConfig or its dict)."""
+        m = model_cfg.model_dump() if hasattr(model_cfg, "model_dump") else dict(model_cfg)
+        unet = m.get("unet") or {}
+        common = dict(pcm=m.get("pcm"), branches=m.get("branches"), cond_dim=m.get("cond_dim", 64),
+                      identity=m.get("identity"), face_guider=m.get("face_guider", True), registry=registry)
+        if unet.get("pretrained_path"):
+            if unet.get("config"):
+                raise ConfigError("model.unet: give either pretrained_path or config, not both")
+            return cls.from_svd(unet["pretrained_path"], subfolder=unet.get("subfolder"), **common)
+        return cls(unet=unet.get("config") or {}, **common)

@@ -1,0 +1,124 @@
+"""Classifier-free guidance over N control branches, in the paper's chained form.
+
+With a branch order b1..bN, stage 0 is unconditional (no reference, every branch null),
+stage 1 adds the reference (image latent and identity), and stage 1+k adds branch bk to
+stage k. The guided prediction is
+
+    eps = eps_0 + s_ref (eps_1 - eps_0) + sum_k s_k (eps_{1+k} - eps_k)
+
+which is a linear combination ``sum_j c_j eps_j`` with c_j = S_j - S_{j+1} (S_0 = 1,
+S_1 = s_ref, S_{1+k} = s_k, S_{N+2} = 0). Stages whose coefficient is exactly zero are
+never computed, so every scale 1 is one fully conditional pass, and a branch that is
+closed (gate 0 everywhere, which equals the branch being absent) is left out of the chain,
+saving its pass. "Null" for a branch means its plugin's ``null_features``.
+
+No signal is named here: branches are whatever names the caller passes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import torch
+
+from actalker.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class GuidancePass:
+    """One denoiser evaluation: whether the reference is on, which branches get real features."""
+
+    reference: bool
+    branches: tuple[str, ...]
+    coefficient: float
+
+
+@dataclass(frozen=True)
+class GuidancePlan:
+    """The passes to run and how to combine them."""
+
+    order: tuple[str, ...]
+    passes: tuple[GuidancePass, ...]
+
+    @property
+    def num_passes(self) -> int:
+        return len(self.passes)
+
+    def combine(self, predictions: Sequence[torch.Tensor]) -> torch.Tensor:
+        """``sum_j c_j eps_j`` over this plan's passes (in float32, returned in the inputs' dtype)."""
+        if len(predictions) != len(self.passes):
+            raise ValueError(f"expected {len(self.passes)} predictions, got {len(predictions)}")
+        out = None
+        for p, pred in zip(self.passes, predictions):
+            term = pred.float() * p.coefficient if p.coefficient != 1.0 else pred.float()
+            out = term if out is None else out + term
+        return out.to(predictions[0].dtype)
+
+
+def resolve_order(branches: Iterable[str], order: Sequence[str] = ()) -> tuple[str, ...]:
+    """The chain order: ``order`` first (every name must be a branch), then the other branches."""
+    branches = list(branches)
+    for name in order:
+        if name not in branches:
+            known = ", ".join(branches) or "none"
+            raise ConfigError(f"guidance.order names branch '{name}', which the model lacks (branches: {known})")
+    if len(set(order)) != len(order):
+        raise ConfigError(f"guidance.order lists a branch twice: {list(order)}")
+    return tuple(order) + tuple(b for b in branches if b not in order)
+
+
+def plan_guidance(
+    branches: Iterable[str],
+    reference_scale: float = 2.0,
+    scales: Mapping[str, float] | None = None,
+    order: Sequence[str] = (),
+    closed: Iterable[str] = (),
+) -> GuidancePlan:
+    """Build the chained guidance plan.
+
+    branches: every branch of the model; order: chain order (missing ones follow in
+    ``branches`` order); scales: scale per branch stage (missing = 1.0); closed: branches
+    whose gate is 0 everywhere (their stage equals the previous one and is left out).
+    """
+    branches = list(branches)
+    scales = dict(scales or {})
+    for name in scales:
+        if name not in branches:
+            known = ", ".join(branches) or "none"
+            raise ConfigError(f"guidance.scales has branch '{name}', which the model lacks (branches: {known})")
+    full_order = resolve_order(branches, order)
+    closed = set(closed)
+    chain = tuple(b for b in full_order if b not in closed)
+
+    # S_0 = 1 (coefficient of eps_0 is 1 - s_ref), S_1 = s_ref, S_{1+k} = s_k, S_{N+2} = 0.
+    stage_scales = [1.0, float(reference_scale)] + [float(scales.get(b, 1.0)) for b in chain] + [0.0]
+    passes = []
+    for j in range(len(chain) + 2):
+        coef = stage_scales[j] - stage_scales[j + 1]
+        if coef == 0.0:
+            continue
+        passes.append(GuidancePass(reference=j >= 1, branches=chain[: max(j - 1, 0)], coefficient=coef))
+    # The coefficients sum to S_0 - S_{N+2} = 1, so at least one pass is always left.
+    return GuidancePlan(order=chain, passes=tuple(passes))
+
+
+def chained_guidance(
+    eps_uncond: torch.Tensor,
+    eps_ref: torch.Tensor,
+    eps_branches: Sequence[torch.Tensor],
+    reference_scale: float,
+    branch_scales: Sequence[float],
+) -> torch.Tensor:
+    """The paper's formula written out literally (for checks and readers).
+
+    eps_branches[k] is the prediction with the reference and branches 1..k+1 on.
+    """
+    out = eps_uncond + reference_scale * (eps_ref - eps_uncond)
+    prev = eps_ref
+    for eps_k, s_k in zip(eps_branches, branch_scales):
+        out = out + s_k * (eps_k - prev)
+        prev = eps_k
+    return out
+
+
+__all__ = ["GuidancePass", "GuidancePlan", "chained_guidance", "plan_guidance", "resolve_order"]

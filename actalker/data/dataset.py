@@ -1,0 +1,86 @@
+"""ClipDataset: random windows of F frames at a target size and fps from a data folder.
+
+Picklable and handle-free (only paths and numbers in ``__init__``), so torch DataLoader
+workers each open what they need. Window starts come from torch's global RNG, which the
+DataLoader seeds differently in every worker; pass ``seed`` for fixed windows (validation).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from actalker.data.clip import SAMPLE_RATE, Clip
+from actalker.data.manifest import load_manifest, split_clips
+from actalker.errors import InputError
+
+
+def window_indices(src_frames: int, src_fps: float, num_frames: int, fps: float, start: float) -> np.ndarray:
+    """Source frame for each of ``num_frames`` output frames at ``fps`` from time ``start``
+    (nearest in time: output frame k at start + k / fps takes the source frame shown then)."""
+    t = start + np.arange(num_frames) / fps
+    return np.clip(np.floor(t * src_fps + 0.5 + 1e-9).astype(np.int64), 0, src_frames - 1)
+
+
+class ClipDataset(torch.utils.data.Dataset):
+    """Items: ``frames`` (F, 3, H, W) float in [-1, 1], ``landmarks`` (F, 478, 3), ``boxes``
+    (F, 4), ``motion`` (F, 58), ``audio`` (round(F / fps * 16000),) samples covering the window
+    (zero-padded past the end; the key is absent for clips without audio), ``truth``
+    {name: (F,)} ({} for real clips), ``clip_id`` and ``start`` (seconds).
+
+    Clips shorter than the window, and clips without audio when ``require_audio``, are left
+    out; an empty result is an InputError.
+    """
+
+    def __init__(self, root: str | Path, split: str = "train", num_frames: int = 16, size: int | None = 64,
+                 fps: float = 25.0, require_audio: bool = False, seed: int | None = None, samples_per_clip: int = 1):
+        if num_frames < 1 or fps <= 0 or (size is not None and size < 1):
+            raise InputError(f"ClipDataset: need num_frames >= 1, fps > 0, size >= 1 (got {num_frames}, {fps}, {size})")
+        self.root = Path(root)
+        self.num_frames, self.size, self.fps = int(num_frames), size, float(fps)
+        self.seed, self.samples_per_clip = seed, int(samples_per_clip)
+        clips = split_clips(load_manifest(self.root), split)
+        window = (self.num_frames - 1) / self.fps
+        self.clips = [c for c in clips if (c["num_frames"] - 1) / c["fps"] >= window - 1e-9
+                      and (c["has_audio"] or not require_audio)]
+        if not self.clips:
+            need = " with audio" if require_audio else ""
+            raise InputError(f"{self.root / 'manifest.json'}: no clips{need} in split '{split}' long enough "
+                             f"for {self.num_frames} frames at {self.fps:g} fps ({len(clips)} clips in the split)")
+
+    def __len__(self) -> int:
+        return len(self.clips) * self.samples_per_clip
+
+    def _uniform(self, index: int) -> float:
+        if self.seed is None:
+            return float(torch.rand(()))
+        return float(np.random.default_rng([self.seed, index]).random())
+
+    def __getitem__(self, index: int) -> dict:
+        entry = self.clips[index % len(self.clips)]
+        clip = Clip.read(self.root / entry["path"])
+        n, src_fps = clip.num_frames, clip.fps
+        max_start = int(np.floor(((n - 1) / src_fps - (self.num_frames - 1) / self.fps) * src_fps + 1e-6))
+        start = min(int(self._uniform(index) * (max_start + 1)), max_start) / src_fps
+        idx = window_indices(n, src_fps, self.num_frames, self.fps, start)
+        raw = clip.frames(int(idx.min()), int(idx.max()) + 1)[idx - idx.min()]
+        frames = torch.from_numpy(raw).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        if self.size is not None and frames.shape[-2:] != (self.size, self.size):
+            frames = F.interpolate(frames, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=True)
+        item = {
+            "frames": frames.clamp(-1, 1),
+            "landmarks": torch.from_numpy(np.array(clip.landmarks[idx], np.float32)),
+            "boxes": torch.from_numpy(np.array(clip.boxes[idx], np.float32)),
+            "motion": torch.from_numpy(np.array(clip.motion[idx], np.float32)),
+            "truth": {k: torch.from_numpy(v[idx]) for k, v in clip.truth.items()},
+            "clip_id": clip.id,
+            "start": float(start),
+        }
+        if clip.audio is not None:
+            length = int(round(self.num_frames / self.fps * SAMPLE_RATE))
+            s = int(round(start * SAMPLE_RATE))
+            seg = clip.audio[s:s + length]
+            item["audio"] = torch.from_numpy(np.pad(seg, (0, length - len(seg))).astype(np.float32))
+        return item

@@ -1,0 +1,198 @@
+"""Video files: read to uint8 frames, resample the frame rate, write H.264 (+ AAC audio).
+
+Decoding and encoding use the ffmpeg binary shipped with imageio-ffmpeg, always through an
+argument list (never a shell string), so any path is safe.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from actalker.errors import InputError, ShapeError
+from actalker.utils.atomic import atomic_path
+
+# ffmpeg's own words for a file that ends early or cannot be decoded.
+_TRUNCATED_MARKS = ("partial file", "moov atom not found")
+_DECODE_ERROR_MARKS = ("Invalid data found", "Decoding error", "error while decoding")
+
+
+def _ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def check_file(path: str | os.PathLike, what: str) -> Path:
+    """Return ``path`` as a Path, or raise InputError if it is not an existing file."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise InputError(f"{what} not found: {p}")
+    if not p.is_file():
+        raise InputError(f"{what} is not a file: {p}")
+    if p.stat().st_size == 0:
+        raise InputError(f"{what} is empty (0 bytes): {p}")
+    if not os.access(p, os.R_OK):
+        raise InputError(f"{what} is not readable (permission denied): {p}")
+    return p
+
+
+def _is_still_image(path: Path) -> bool:
+    """True for a single-frame image file (PNG, JPEG...); animated GIFs count as video."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return getattr(im, "n_frames", 1) == 1
+    except Exception:  # not an image PIL knows: let ffmpeg decide
+        return False
+
+
+def _probe(path: Path) -> dict:
+    """Container/stream metadata (fps, size after rotation, duration) from imageio-ffmpeg."""
+    import imageio_ffmpeg
+
+    gen = imageio_ffmpeg.read_frames(str(path))
+    try:
+        return next(gen)
+    except (OSError, RuntimeError, StopIteration) as err:
+        streams = [line for line in str(err).splitlines() if "Stream #" in line]
+        if streams and not any("Video:" in line for line in streams):
+            raise InputError(f"{path} has no video stream (audio only?), expected a video file") from None
+        raise InputError(f"cannot read video {path}: not a video file ffmpeg can decode (corrupt or unsupported)") from None
+    finally:
+        gen.close()
+
+
+def probe_video(path: str | os.PathLike) -> dict:
+    """Check a video file without decoding it: ``{"fps", "width", "height", "duration"}``.
+
+    Raises InputError for a missing, empty or undecodable file, a still image or audio only.
+    """
+    p = check_file(path, "video file")
+    if _is_still_image(p):
+        raise InputError(f"{p} is a still image, expected a video file (e.g. .mp4)")
+    meta = _probe(p)
+    fps = float(meta.get("fps") or 0.0)
+    w, h = (int(v) for v in meta["size"])
+    if fps <= 0 or w <= 0 or h <= 0:
+        raise InputError(f"cannot read video {p}: no video stream with a frame rate and size")
+    if meta.get("duration", 1) == 0 and str(meta.get("codec", "")).rstrip(",") in ("png", "mjpeg", "bmp", "tiff", "webp"):
+        raise InputError(f"{p} is a still image, expected a video file (e.g. .mp4)")
+    return {"fps": fps, "width": w, "height": h, "duration": float(meta.get("duration") or 0.0)}
+
+
+def read_video(path: str | os.PathLike, max_frames: int | None = None) -> tuple[np.ndarray, float]:
+    """Decode a video file to ``(frames uint8 (F, H, W, 3), fps)``.
+
+    ``max_frames`` stops decoding early. Raises InputError for a missing, empty, corrupt or
+    truncated file, a still image, or a video with no frames.
+    """
+    info = probe_video(path)
+    p = Path(path).expanduser()
+    fps, w, h = info["fps"], info["width"], info["height"]
+
+    cmd = [_ffmpeg(), "-nostdin", "-v", "error", "-i", str(p), "-map", "0:v:0"]
+    if max_frames is not None:
+        cmd += ["-frames:v", str(int(max_frames))]
+    cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    frame_bytes = w * h * 3
+    frames: list[np.ndarray] = []
+    # stderr to a temp file: a pipe could fill up and stall ffmpeg while we read stdout
+    with tempfile.TemporaryFile() as err_file:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file)
+        try:
+            while max_frames is None or len(frames) < max_frames:
+                buf = proc.stdout.read(frame_bytes)
+                if len(buf) < frame_bytes:
+                    break
+                frames.append(np.frombuffer(buf, np.uint8).reshape(h, w, 3))
+        finally:
+            proc.stdout.close()
+            rc = proc.wait()
+        err_file.seek(0)
+        err = err_file.read().decode("utf-8", "replace")
+
+    n = len(frames)
+    expected = info["duration"] * fps
+    short = max_frames is None or n < max_frames
+    if any(m in err for m in _TRUNCATED_MARKS) or (
+        short and any(m in err for m in _DECODE_ERROR_MARKS) and n < 0.95 * expected - 1
+    ):
+        raise InputError(f"video {p} is truncated or corrupt: decoded {n} of about {round(expected)} frames")
+    if n == 0:
+        why = err.strip().splitlines()[-1] if err.strip() else f"ffmpeg exit status {rc}"
+        raise InputError(f"video {p} has no decodable frames ({why})")
+    return np.stack(frames), fps
+
+
+def resample_indices(num_frames: int, src_fps: float, dst_fps: float) -> np.ndarray:
+    """Source frame index for each output frame at ``dst_fps`` (nearest in time).
+
+    Output frame j is shown at j / dst_fps; it takes the source frame shown closest to that
+    time. The output covers the same duration: floor(num_frames * dst / src) frames.
+    """
+    if src_fps <= 0 or dst_fps <= 0:
+        raise ShapeError(f"frame rates must be positive, got src_fps={src_fps}, dst_fps={dst_fps}")
+    n_out = max(1, int(np.floor(num_frames * dst_fps / src_fps + 1e-6))) if num_frames else 0
+    idx = np.floor(np.arange(n_out) * src_fps / dst_fps + 0.5 + 1e-9).astype(np.int64)
+    return np.clip(idx, 0, max(num_frames - 1, 0))
+
+
+def resample_frames(frames: np.ndarray, src_fps: float, dst_fps: float) -> np.ndarray:
+    """Change the frame rate by nearest-time frame selection (no blending)."""
+    if abs(src_fps - dst_fps) < 1e-6:
+        return frames
+    return frames[resample_indices(len(frames), src_fps, dst_fps)]
+
+
+def write_video(
+    path: str | os.PathLike,
+    frames: np.ndarray,
+    fps: float,
+    audio: np.ndarray | None = None,
+    sr: int = 16000,
+) -> Path:
+    """Write uint8 frames (F, H, W, 3) as H.264 yuv420p MP4, atomically.
+
+    ``audio`` (float mono at ``sr``) is muxed as AAC and cut to the video's duration.
+    Odd widths/heights are padded by one edge row/column (yuv420p needs even sizes).
+    """
+    import imageio_ffmpeg
+
+    from actalker.media.audio import write_wav
+
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
+        raise ShapeError(f"write_video expects uint8 frames (F, H, W, 3) with F > 0, got {frames.dtype} {frames.shape}")
+    if fps <= 0:
+        raise ShapeError(f"write_video expects fps > 0, got {fps}")
+    f, h, w, _ = frames.shape
+    if h % 2 or w % 2:
+        frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    size = (frames.shape[2], frames.shape[1])
+    out = Path(path)
+    with atomic_path(out) as tmp, tempfile.TemporaryDirectory(dir=out.parent) as scratch:
+        audio_path = None
+        if audio is not None:
+            audio = np.asarray(audio, np.float32).reshape(-1)[: int(round(f / fps * sr))]
+            if len(audio):
+                audio_path = str(Path(scratch) / "audio.wav")
+                write_wav(audio_path, audio, sr)
+        writer = imageio_ffmpeg.write_frames(
+            str(tmp), size, fps=Fraction(fps).limit_denominator(1001), codec="libx264",
+            pix_fmt_out="yuv420p", quality=None, macro_block_size=1, ffmpeg_log_level="error",
+            output_params=["-crf", "18", "-movflags", "+faststart"],
+            audio_path=audio_path, audio_codec="aac" if audio_path else None,
+        )
+        writer.send(None)  # start ffmpeg
+        try:
+            for frame in frames:
+                writer.send(np.ascontiguousarray(frame))
+        finally:
+            writer.close()
+    return out

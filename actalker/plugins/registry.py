@@ -1,0 +1,170 @@
+"""The registry: every modality and region the loaded plugins declare, checked on arrival.
+
+Hooks are called one plugin at a time with host-owned ``register`` callbacks, so each
+declaration is attributed to its plugin: a duplicate name names both plugins, an invalid
+declaration names the plugin that made it.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Callable, Iterable, Optional
+
+from pydantic import BaseModel
+
+from actalker.errors import PluginError
+from actalker.plugins.manager import ENV_VAR, LoadedPlugin, build_manager
+from actalker.plugins.spec import ModalitySpec, PluginInfo, RegionSpec
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+FLAG_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+
+# Where to get modalities a saved model may need but this install lacks (hint only).
+KNOWN_PROVIDERS = {
+    "eeg": "actalker-eeg (plugins_contrib/actalker-eeg)",
+    "headpose": "actalker-headpose (plugins_contrib/actalker-headpose)",
+    "blink": "actalker-blink (plugins_contrib/actalker-blink)",
+}
+
+
+@dataclass
+class Registry:
+    """Modalities and regions by name, and the plugins that provided them."""
+
+    modalities: dict[str, ModalitySpec] = field(default_factory=dict)
+    regions: dict[str, RegionSpec] = field(default_factory=dict)
+    plugins: list[PluginInfo] = field(default_factory=list)
+    owners: dict[str, str] = field(default_factory=dict)  # "modality:audio" -> plugin name
+    not_loaded: list[str] = field(default_factory=list)  # installed entry points left out
+
+    def modality(self, name: str) -> ModalitySpec:
+        if name in self.modalities:
+            return self.modalities[name]
+        installed = ", ".join(sorted(self.modalities)) or "none"
+        hint = ""
+        if name in self.not_loaded:
+            hint = f"; plugin '{name}' is installed but not selected by {ENV_VAR}"
+        elif name in KNOWN_PROVIDERS:
+            hint = f"; it is provided by the package {KNOWN_PROVIDERS[name]}"
+        raise PluginError(f"unknown modality '{name}' (installed: {installed}){hint}")
+
+    def region(self, name: str) -> RegionSpec:
+        if name in self.regions:
+            return self.regions[name]
+        installed = ", ".join(sorted(self.regions)) or "none"
+        raise PluginError(f"unknown region '{name}' (installed: {installed})")
+
+
+def _check_name(kind: str, name: Any, plugin: str) -> None:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise PluginError(
+            f"plugin '{plugin}' declared a {kind} named {name!r}; expected lowercase letters, digits and '_', starting with a letter"
+        )
+
+
+def _check_region(spec: Any, plugin: str) -> None:
+    if not isinstance(spec, RegionSpec):
+        raise PluginError(f"plugin '{plugin}' passed {type(spec).__name__} to register_regions; expected a RegionSpec")
+    _check_name("region", spec.name, plugin)
+    if not callable(spec.mask):
+        raise PluginError(f"plugin '{plugin}': region '{spec.name}' has a mask that is not callable")
+
+
+def _check_modality(spec: Any, plugin: str, regions: dict[str, RegionSpec]) -> None:
+    if not isinstance(spec, ModalitySpec):
+        raise PluginError(f"plugin '{plugin}' passed {type(spec).__name__} to register_modalities; expected a ModalitySpec")
+    _check_name("modality", spec.name, plugin)
+    where = f"plugin '{plugin}': modality '{spec.name}'"
+    model = spec.options_model
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise PluginError(f"{where} has options_model {model!r}; expected a pydantic BaseModel subclass")
+    if model.model_config.get("extra") != "forbid":
+        raise PluginError(f"{where} has options_model {model.__name__} without extra='forbid' (typos would pass silently)")
+    for attr in ("feature_shape", "load", "from_clip", "build_encoder", "null_features"):
+        if not callable(getattr(spec, attr)):
+            raise PluginError(f"{where} has {attr} that is not callable")
+    for attr in ("default_region", "solo_region"):
+        region = getattr(spec, attr)
+        if region not in regions:
+            raise PluginError(f"{where} has {attr} '{region}', which is not a known region ({', '.join(sorted(regions))})")
+    gate = spec.default_gate
+    if isinstance(gate, bool) or not isinstance(gate, (int, float)) or not math.isfinite(gate) or gate < 0:
+        raise PluginError(f"{where} has default_gate {gate!r}; expected a finite number >= 0")
+    if spec.cli_flag is not None and (not isinstance(spec.cli_flag, str) or not FLAG_RE.match(spec.cli_flag)):
+        raise PluginError(f"{where} has cli_flag {spec.cli_flag!r}; expected lowercase letters, digits and '-'")
+
+
+def _call_hook(pm, hook_name: str, loaded: list[LoadedPlugin], make_register: Callable[[str], Callable]) -> None:
+    """Call one hook plugin by plugin, in load order, each with its own ``register``."""
+    by_obj = {id(p.obj): p.name for p in loaded}
+    order = {p.name: i for i, p in enumerate(loaded)}
+    impls = getattr(pm.hook, hook_name).get_hookimpls()  # pluggy: last registered first
+    for impl in sorted(impls, key=lambda i: order[by_obj[id(i.plugin)]]):
+        plugin = by_obj[id(impl.plugin)]
+        kwargs = {"register": make_register(plugin)}
+        try:
+            impl.function(*[kwargs[a] for a in impl.argnames])
+        except PluginError:
+            raise
+        except Exception as err:
+            msg = str(err).strip().splitlines()
+            raise PluginError(
+                f"plugin '{plugin}' failed in {hook_name}: {type(err).__name__}: {msg[0] if msg else ''}"
+            ) from err
+
+
+def load_registry(
+    names: Optional[str | Iterable[str]] = None,
+    plugins: Iterable[ModuleType | str] = (),
+) -> Registry:
+    """Load plugins into a fresh manager and collect their declarations.
+
+    ``names``: which plugins (same syntax as ``ACTALKER_PLUGINS``, which it overrides);
+    ``plugins``: extra plugin modules or dotted paths, registered after the installed ones.
+    """
+    pm, loaded, skipped = build_manager(names, plugins)
+    reg = Registry(not_loaded=skipped)
+    added: dict[str, dict[str, list[str]]] = {p.name: {"modality": [], "region": []} for p in loaded}
+
+    def claim(kind: str, name: str, plugin: str) -> None:
+        key = f"{kind}:{name}"
+        if key in reg.owners:
+            raise PluginError(f"{kind} '{name}' is declared by both plugin '{reg.owners[key]}' and plugin '{plugin}'")
+        reg.owners[key] = plugin
+        added[plugin].setdefault(kind, []).append(name)
+
+    def region_register(plugin: str):
+        def register(spec: RegionSpec) -> None:
+            _check_region(spec, plugin)
+            claim("region", spec.name, plugin)
+            reg.regions[spec.name] = spec
+        return register
+
+    def modality_register(plugin: str):
+        def register(spec: ModalitySpec) -> None:
+            _check_modality(spec, plugin, reg.regions)
+            claim("modality", spec.name, plugin)
+            if spec.cli_flag:
+                claim("cli flag", spec.cli_flag, plugin)
+            reg.modalities[spec.name] = spec
+        return register
+
+    # Regions first: modalities name their default regions, which must already exist.
+    _call_hook(pm, "register_regions", loaded, region_register)
+    _call_hook(pm, "register_modalities", loaded, modality_register)
+
+    for p in loaded:
+        hooks = tuple(sorted(c.name for c in (pm.get_hookcallers(p.obj) or [])))
+        reg.plugins.append(
+            PluginInfo(
+                name=p.name,
+                version=p.version,
+                source=p.source,
+                hooks=hooks,
+                modalities=tuple(added[p.name]["modality"]),
+                regions=tuple(added[p.name]["region"]),
+            )
+        )
+    return reg

@@ -1,0 +1,65 @@
+"""Build what training needs from the config: the pipeline (denoiser from ``model``, the
+temporal VAE, SVD's scheduler) and the clip datasets from ``data``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from actalker.errors import ConfigError
+
+
+def build_vae(model_cfg):
+    """``model.vae``: a pretrained folder, else constructor kwargs; with neither, the VAE of
+    the SVD folder the UNet comes from."""
+    from diffusers import AutoencoderKLTemporalDecoder
+
+    ref, unet = model_cfg.vae, model_cfg.unet
+    if ref.pretrained_path:
+        return AutoencoderKLTemporalDecoder.from_pretrained(ref.pretrained_path, subfolder=ref.subfolder)
+    if ref.config:
+        return AutoencoderKLTemporalDecoder(**ref.config)
+    if unet.pretrained_path and (Path(unet.pretrained_path) / (ref.subfolder or "vae")).is_dir():
+        return AutoencoderKLTemporalDecoder.from_pretrained(unet.pretrained_path, subfolder=ref.subfolder or "vae")
+    raise ConfigError("model.vae: set pretrained_path (an SVD folder) or config (constructor kwargs)")
+
+
+def build_pipeline(cfg, registry=None):
+    from actalker.core.denoiser import ACTalkerDenoiser
+    from actalker.core.pipeline import ACTalkerPipeline
+    from actalker.core.sampling import make_scheduler
+
+    if registry is None:
+        from actalker.plugins import load_registry
+
+        registry = load_registry()
+    if cfg.model.identity.kind != "learned":
+        # The external encoders (SVD's CLIP, ArcFace) come with the pipeline's loader.
+        raise ConfigError(f"model.identity.kind '{cfg.model.identity.kind}': training supports 'learned' only for now")
+    denoiser = ACTalkerDenoiser.from_model_config(cfg.model, registry=registry)
+    scheduler = make_scheduler(sigma_min=cfg.sampling.sigma_min, sigma_max=cfg.sampling.sigma_max)
+    return ACTalkerPipeline(denoiser, build_vae(cfg.model), scheduler, None, cfg, registry)
+
+
+def build_dataset(cfg, split: str):
+    from actalker.data import ClipDataset
+
+    d = cfg.data
+    if not d.root:
+        raise ConfigError("data.root is not set: give a clip folder (actalker synth / preprocess output)")
+    if not Path(d.root).is_dir():
+        raise ConfigError(f"data.root {d.root} is not a folder")
+    return ClipDataset(d.root, split, d.num_frames, d.size, d.fps)
+
+
+def build_parts(cfg, registry=None):
+    from actalker.train.loop import TrainParts
+
+    pipe = build_pipeline(cfg, registry)
+    train = build_dataset(cfg, cfg.data.train_split)
+    val = None
+    if cfg.train.validate_every:
+        try:
+            val = build_dataset(cfg, cfg.data.val_split)
+            val = val if len(val) else None
+        except Exception:  # a missing val split only disables validation videos
+            val = None
+    return TrainParts(pipe, train, val)

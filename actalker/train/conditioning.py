@@ -1,0 +1,99 @@
+"""Per-item and per-batch conditioning for training.
+
+Per item (in the dataset, so DataLoader workers share the work): each branch's raw
+features from its plugin's ``from_clip`` on the training window, and the masks of every
+region a branch may steer, from the window's landmarks and boxes via the region plugins.
+
+Per batch (from the run's generator, so it is reproducible and resumable):
+- gate training (the paper's random open/close): each branch's gate is closed for a
+  sample with probability ``gate_dropout``; the denoiser applies the solo region rule
+  from the gates (``actalker.core.masks``), so a branch left alone learns its solo region;
+- condition dropout: a branch's features become its plugin's ``null_features`` with
+  probability ``condition_dropout`` (the "null" input classifier-free guidance uses);
+- reference dropout: the reference latents (and identity) are dropped with probability
+  ``reference_dropout`` (guidance's unconditional stage).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from actalker.train.data import WindowClip
+
+
+def needed_regions(branches, face_region: Optional[str]) -> list[str]:
+    """Regions any branch may steer (normal and solo) plus the face guider's region."""
+    names = []
+    for b in branches:
+        names += [b.region, b.solo_region]
+    if face_region:
+        names.append(face_region)
+    return list(dict.fromkeys(names))  # unique, in order
+
+
+class ItemConditioning:
+    """Dataset transform: adds ``features`` {branch: (F, *feat)} and ``region_masks``
+    {region: (H, W)} to a window dict (kept if the dataset already provides them).
+
+    ``branches`` are the pipeline's ``Branch`` records; ``registry`` gives the plugins.
+    Masks come from the window's first frame, as the pipeline takes them from the
+    reference face at generation time (static per clip, as in the paper), so training
+    sees exactly the masks sampling will use.
+    """
+
+    def __init__(self, branches, registry, fps: float, face_region: Optional[str]):
+        self.branches = branches
+        self.specs = {b.name: registry.modality(b.modality) for b in branches}
+        self.regions = {name: registry.region(name) for name in needed_regions(branches, face_region)}
+        self.fps = fps
+
+    def __call__(self, item: dict) -> dict:
+        feats = dict(item.get("features") or {})
+        missing = [b for b in self.branches if b.name not in feats]
+        if missing:
+            window = WindowClip.from_item(item, self.fps)
+            for b in missing:
+                x = torch.as_tensor(self.specs[b.name].from_clip(window, b.options)).float()
+                feats[b.name] = x[: window.num_frames]
+        item["features"] = feats
+        masks = dict(item.get("region_masks") or {})
+        h, w = item["frames"].shape[-2:]
+        landmarks = item.get("landmarks")
+        landmarks = landmarks[:1] if landmarks is not None else None
+        for name, spec in self.regions.items():
+            if name not in masks:
+                masks[name] = torch.as_tensor(spec.mask(landmarks, item["boxes"][:1], h, w)).float().reshape(h, w)
+        item["region_masks"] = masks
+        return item
+
+
+@dataclass
+class Controls:
+    conditions: dict[str, torch.Tensor]  # branch -> (B, F, *feat)
+    gates: dict[str, torch.Tensor]  # branch -> (B,)
+    region_masks: dict[str, torch.Tensor]  # region -> (B, H, W)
+    keep_reference: torch.Tensor  # (B,) bool
+
+
+def _bernoulli(p: float, n: int, generator: torch.Generator) -> torch.Tensor:
+    # Always draw, even for p = 0, so the random stream does not depend on the settings.
+    return torch.rand(n, generator=generator) < p
+
+
+def randomize_controls(batch: dict, branches, train_cfg, generator: torch.Generator) -> Controls:
+    """Draw this batch's gates, condition dropout and reference dropout (on the CPU)."""
+    n = batch["frames"].shape[0]
+    conditions, gates = {}, {}
+    for b in branches:
+        feats = batch["features"][b.name].float()
+        drop = _bernoulli(train_cfg.condition_dropout, n, generator)
+        if drop.any():
+            null = b.null_features(feats).to(feats)
+            feats = torch.where(drop.view(-1, *[1] * (feats.dim() - 1)), null, feats)
+        conditions[b.name] = feats
+        closed = _bernoulli(train_cfg.gate_dropout, n, generator)
+        gates[b.name] = (~closed).float()
+    keep_ref = ~_bernoulli(train_cfg.reference_dropout, n, generator)
+    return Controls(conditions, gates, dict(batch.get("region_masks") or {}), keep_ref)

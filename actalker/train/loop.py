@@ -1,0 +1,233 @@
+"""The training loop: one script from one CPU process to many GPUs (accelerate).
+
+``train(cfg, resume=...)`` builds the model and data from the config (or takes
+``parts`` from a caller, e.g. tests), then runs optimizer steps of ``grad_accum``
+micro-batches each until ``train.max_steps``. Checkpoints every ``checkpoint_every``
+steps, at the end, and at the first step boundary after SIGINT/SIGTERM. The finished
+model is written as a pipeline folder (``output_dir/model``) that ``actalker generate
+--model`` loads, with the EMA weights when EMA is on.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from torch.utils.data import DataLoader
+
+from actalker.errors import ConfigError
+from actalker.train.checkpoint import StopFlag, latest_checkpoint, load_checkpoint, save_checkpoint
+from actalker.train.conditioning import ItemConditioning
+from actalker.train.data import ResumableBatchSampler, SeededItems, collate
+from actalker.train.ema import EMA
+from actalker.train.logging import RunLogger
+from actalker.train.step import micro_batch_loss
+from actalker.train.trainable import select_trainable
+
+
+@dataclass
+class TrainParts:
+    """What training needs besides the config: a pipeline (denoiser, VAE, scheduler,
+    identity encoder, branches, registry), the training set and optional validation set."""
+
+    pipeline: Any
+    dataset: Any
+    val_dataset: Any = None
+
+
+@dataclass
+class TrainResult:
+    step: int
+    stopped_by: Optional[int]  # signal number when interrupted, else None
+    model_dir: Optional[Path]
+    checkpoint: Optional[Path]
+
+
+def run_seed(cfg) -> int:
+    return int(cfg.train.seed if cfg.train.seed is not None else cfg.seed)
+
+
+def make_accelerator(cfg):
+    from accelerate import Accelerator
+
+    return Accelerator(
+        gradient_accumulation_steps=cfg.train.grad_accum,
+        mixed_precision=cfg.train.mixed_precision,
+        # The LR schedule is in optimizer steps; we step it only when the optimizer steps.
+        step_scheduler_with_optimizer=False,
+    )
+
+
+def train_generator(seed: int, rank: int) -> torch.Generator:
+    """The CPU generator of a process's training draws (sigma, noise, dropouts)."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + rank)
+
+
+def make_loader(cfg, dataset, transform, rank: int = 0, world: int = 1, start_batch: int = 0) -> DataLoader:
+    """This process's endless stream of micro-batches, starting at ``start_batch``."""
+    seed = run_seed(cfg)
+    sampler = ResumableBatchSampler(len(dataset), cfg.train.batch_size, seed, rank, world, start_batch=start_batch)
+    return DataLoader(SeededItems(dataset, seed, transform), batch_sampler=sampler, collate_fn=collate,
+                      num_workers=cfg.data.num_workers)
+
+
+def warmup_lambda(warmup: int):
+    return lambda s: min(1.0, (s + 1) / warmup) if warmup > 0 else 1.0
+
+
+def train(cfg, resume: bool = False, parts: Optional[TrainParts] = None, resolved: Optional[dict] = None,
+          accelerator=None, progress: bool = True) -> TrainResult:
+    from accelerate.utils import set_seed
+
+    t = cfg.train
+    out = Path(t.output_dir)
+    accelerator = accelerator or make_accelerator(cfg)
+    seed = run_seed(cfg)
+    ckpt = latest_checkpoint(out) if resume else None
+    if not resume and latest_checkpoint(out) is not None:
+        raise ConfigError(f"train.output_dir {out} already has checkpoints; pass --resume or choose another output_dir")
+
+    set_seed(seed)  # same initial weights in every process
+    if parts is None:
+        from actalker.train.build import build_parts
+
+        parts = build_parts(cfg)
+    pipe = parts.pipeline
+    if accelerator.is_main_process:
+        _save_config(cfg, resolved, out, resumed=ckpt is not None)
+
+    denoiser = pipe.denoiser
+    device = accelerator.device
+    pipe.vae.requires_grad_(False).eval().to(device)
+    if pipe.identity_encoder is not None and isinstance(pipe.identity_encoder, torch.nn.Module):
+        pipe.identity_encoder.requires_grad_(False).eval().to(device)
+    named = select_trainable(denoiser, t.trainable)
+    if t.gradient_checkpointing:
+        if not getattr(denoiser, "_supports_gradient_checkpointing", False):
+            raise ConfigError(f"train.gradient_checkpointing: {type(denoiser).__name__} does not support it")
+        denoiser.enable_gradient_checkpointing()
+    denoiser.train()
+    ema = EMA(named, t.ema_decay) if t.ema_decay is not None else None
+
+    optimizer = torch.optim.AdamW([p for _, p in named], lr=t.lr, weight_decay=t.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_lambda(t.warmup_steps))
+    if ema is not None and str(accelerator.distributed_type).endswith("FSDP"):
+        raise ConfigError("train.ema_decay: EMA is not supported with FSDP (parameters are sharded); use DeepSpeed ZeRO-2 or DDP")
+    model, optimizer, scheduler = accelerator.prepare(denoiser, optimizer, scheduler)
+    if ema is not None:
+        for s in ema.shadow.values():
+            s.data = s.data.to(device)
+
+    rank, world = accelerator.process_index, accelerator.num_processes
+    generator = train_generator(seed, rank)
+    set_seed(seed + rank)  # global RNGs (dropout in a model, if any) differ per process
+    step = 0
+    if ckpt is not None:
+        state = load_checkpoint(accelerator, ckpt, generator, ema)
+        step = int(state["step"])
+
+    face_region = pipe.face_region()
+    transform = ItemConditioning(pipe.branches, pipe.registry, cfg.data.fps, face_region)
+    loader = make_loader(cfg, parts.dataset, transform, rank, world, start_batch=step * t.grad_accum)
+
+    logger = RunLogger(out, accelerator.is_main_process, t.max_steps, step, tensorboard=t.tensorboard, progress=progress)
+    if ckpt is not None:
+        logger.write(f"resumed from {ckpt} at step {step}")
+    result = TrainResult(step, None, None, None)
+    batches = iter(loader)
+    try:
+        with StopFlag() as stop:
+            while step < t.max_steps:
+                t0 = time.time()
+                losses, stats = [], {}
+                for _ in range(t.grad_accum):
+                    batch = next(batches)
+                    with accelerator.accumulate(model):
+                        loss, stats = micro_batch_loss(model, pipe, batch, cfg, generator, device, face_region)
+                        accelerator.backward(loss)
+                        grad_norm = None
+                        if accelerator.sync_gradients and t.grad_clip > 0:
+                            grad_norm = accelerator.clip_grad_norm_(model.parameters(), t.grad_clip)
+                        optimizer.step()
+                        if accelerator.sync_gradients:
+                            scheduler.step()
+                        optimizer.zero_grad(set_to_none=True)
+                    losses.append(loss.detach())
+                step += 1
+                if ema is not None:
+                    ema.update((n, p) for n, p in named)
+                mean_loss = torch.stack(losses).mean()
+
+                if step % t.log_every == 0 or step == t.max_steps:
+                    gathered = accelerator.gather(mean_loss[None]).mean().item()
+                    if not math.isfinite(gathered):
+                        raise FloatingPointError(f"loss is {gathered} at step {step}")
+                    record = {"loss": gathered, "lr": scheduler.get_last_lr()[0], "step_time": time.time() - t0, **stats}
+                    if grad_norm is not None:
+                        record["grad_norm"] = float(grad_norm)
+                    logger.log(step, record)
+                logger.progress(step, float(mean_loss))
+
+                stop_now = _any_process(accelerator, stop.requested is not None)
+                if step % t.checkpoint_every == 0 or step == t.max_steps or stop_now:
+                    result.checkpoint = save_checkpoint(accelerator, out, step, {"seed": seed}, generator, ema,
+                                                        keep=t.keep_checkpoints)
+                if t.validate_every and step % t.validate_every == 0 and parts.val_dataset is not None:
+                    _validate(accelerator, pipe, model, parts.val_dataset, transform, cfg, step, out, logger)
+                if stop_now:
+                    result.stopped_by = stop.requested or 15
+                    logger.write(f"stopped at step {step}; checkpoint saved; continue with --resume")
+                    break
+    finally:
+        logger.close()
+    result.step = step
+    if result.stopped_by is None:
+        result.model_dir = _save_model(accelerator, pipe, model, ema, out)
+    accelerator.wait_for_everyone()
+    return result
+
+
+def _any_process(accelerator, flag: bool) -> bool:
+    """A signal may reach only some processes; all must stop at the same step."""
+    if accelerator.num_processes == 1:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=accelerator.device)
+    return bool(accelerator.reduce(t, reduction="sum").item() > 0)
+
+
+def _save_config(cfg, resolved, out: Path, resumed: bool) -> None:
+    from actalker.config import save_resolved_config
+
+    path = out / ("config.yaml" if not resumed else "config.resumed.yaml")
+    save_resolved_config(resolved if resolved is not None else cfg, path)
+
+
+def _validate(accelerator, pipe, model, val_dataset, transform, cfg, step, out, logger) -> None:
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        from actalker.train.validate import validation_video
+
+        pipe.denoiser = accelerator.unwrap_model(model)
+        try:
+            path = validation_video(pipe, val_dataset, transform, cfg, step, out)
+            logger.write(f"validation video: {path}")
+        finally:
+            pipe.denoiser.train()
+    accelerator.wait_for_everyone()
+
+
+def _save_model(accelerator, pipe, model, ema, out: Path) -> Optional[Path]:
+    """The pipeline folder, from the main process, with EMA weights if EMA is on."""
+    accelerator.wait_for_everyone()
+    target = out / "model"
+    if accelerator.is_main_process:
+        denoiser = accelerator.unwrap_model(model)
+        if ema is not None:
+            ema.copy_to(denoiser)  # training is over: the live weights are no longer needed
+        denoiser.eval()
+        pipe.denoiser = denoiser
+        pipe.save_pretrained(target)
+    return target

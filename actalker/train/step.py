@@ -1,0 +1,82 @@
+"""One micro-batch: frames -> latents -> SVD's EDM loss with randomised controls.
+
+Every random draw comes from the run's CPU generator in a fixed order (sigma, noise,
+reference augmentation, dropouts), so a step is reproducible on any device and a resumed
+run continues the exact random stream.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from actalker.core.sampling import added_time_ids, encode_reference
+from actalker.train.conditioning import randomize_controls
+from actalker.train.objective import edm_loss, make_noise, noise_aug_strengths, rand_log_normal
+
+
+@torch.no_grad()
+def encode_video(vae, frames: torch.Tensor, generator: torch.Generator, chunk: int = 16) -> torch.Tensor:
+    """(B, F, 3, H, W) in [-1, 1] -> scaled latents (B, F, C, h, w), a posterior sample."""
+    b, f = frames.shape[:2]
+    flat = frames.flatten(0, 1).to(vae.dtype)
+    out = []
+    for i in range(0, flat.shape[0], chunk):
+        dist = vae.encode(flat[i : i + chunk]).latent_dist
+        noise = torch.randn(dist.mean.shape, generator=generator).to(dist.mean)
+        out.append((dist.mean + dist.std * noise).float())  # = dist.sample() on our generator
+    lat = torch.cat(out) * vae.config.scaling_factor
+    return lat.reshape(b, f, *lat.shape[1:])
+
+
+def micro_batch_loss(model, pipe, batch: dict, cfg, generator: torch.Generator, device,
+                     face_region: Optional[str]) -> tuple[torch.Tensor, dict]:
+    """Loss of one micro-batch and a few scalars for the log.
+
+    model: the (accelerate-prepared) denoiser; pipe: the ACTalkerPipeline holding the
+    frozen VAE, the external identity encoder if any, and the branches.
+    """
+    t = cfg.train
+    frames = batch["frames"].to(device, torch.float32)
+    n, f = frames.shape[:2]
+
+    latents = encode_video(pipe.vae, frames, generator)
+    sigma = rand_log_normal((n,), t.p_mean, t.p_std, generator)
+    noise = make_noise(latents, t.noise_offset, generator)
+    fixed = float(torch.tensor(t.noise_aug_mean).exp()) if t.noise_aug_std == 0 else None
+    aug = noise_aug_strengths(n, t.noise_aug_mean, t.noise_aug_std, generator, fixed=fixed)
+    controls = randomize_controls(batch, pipe.branches, t, generator)
+
+    ref_image = frames[:, 0]
+    ref = encode_reference(pipe.vae, ref_image, aug.view(-1, 1, 1, 1).to(device), generator).to(device)
+    keep = controls.keep_reference.to(device)
+    ref = ref * keep.view(-1, 1, 1, 1).to(ref)  # dropped reference = zeros, as guidance's unconditional pass
+    ref = ref[:, None].expand(-1, f, -1, -1, -1)
+    identity = None
+    if pipe.identity_encoder is not None:  # external (clip / arcface); "learned" runs inside the denoiser
+        identity = pipe.encode_identity(ref_image) * keep.view(-1, 1).float()
+    time_ids = added_time_ids(cfg.data.fps, cfg.sampling.motion_bucket_id, 0.0, n)
+    time_ids[:, 2] = aug
+
+    masks = {k: v.to(device) for k, v in controls.region_masks.items()}
+    face_mask = masks[face_region][:, None] if face_region and face_region in masks else None
+    loss, per_sample = edm_loss(
+        model,
+        latents,
+        ref,
+        sigma.to(device),
+        noise.to(device),
+        added_time_ids=time_ids.to(device),
+        identity=identity,
+        conditions={k: v.to(device) for k, v in controls.conditions.items()},
+        gates={k: v.to(device) for k, v in controls.gates.items()},
+        region_masks=masks,
+        face_mask=face_mask,
+        return_dict=False,
+    )
+    stats = {
+        "sigma_mean": float(sigma.mean()),
+        "gates_open": float(torch.stack(list(controls.gates.values())).mean()) if controls.gates else 0.0,
+        "reference_kept": float(keep.float().mean()),
+    }
+    return loss, stats

@@ -1,0 +1,260 @@
+"""ACTalkerPipeline on tiny random components: sampling, guidance, windows, save/load, from_svd.
+
+The tiny denoiser (tests/core/tiny_models.py) has two fake branches, ``a`` and ``b``; its
+PCM mixer is attention here (the pipeline does not care which mixer runs, and it keeps
+these tests fast on a CPU). Each pipeline call is 1-2 steps on 3-5 frames of 16x16.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, UNetSpatioTemporalConditionModel
+
+from actalker.core.config import Config
+from actalker.core.pipeline import MODEL_INDEX, ACTalkerPipeline
+from actalker.core.sampling import added_time_ids, crop_boxes, crop_points, encode_reference, fit_image, svd_scheduler_config
+from actalker.errors import InputError, PluginError, ShapeError
+from tests.core.tiny_models import randomize_new_modules, tiny_denoiser, tiny_pcm_config, tiny_registry, tiny_unet_config
+
+SIZE = 16
+BOX = [0.15, 0.1, 0.85, 0.95]
+
+
+def tiny_vae() -> AutoencoderKLTemporalDecoder:
+    torch.manual_seed(3)
+    return AutoencoderKLTemporalDecoder(
+        block_out_channels=(32, 32), down_block_types=("DownEncoderBlock2D",) * 2, layers_per_block=1,
+        latent_channels=4, sample_size=SIZE,
+    )
+
+
+def tiny_config(**sampling) -> Config:
+    s = dict(steps=1, height=SIZE, width=SIZE, window=25, window_shift=7, decode_chunk=2)
+    s.update(sampling)
+    return Config.model_validate({
+        "sampling": s,
+        "guidance": {"reference_scale": 2.0, "scales": {"a": 3.0, "b": 1.5}},
+        "model": {
+            "branches": {"a": {"modality": "sig_a"}, "b": {"modality": "sig_b", "options": {"tokens": 1}}},
+            "pcm": tiny_pcm_config(mixer="attention"),
+            "cond_dim": 8,
+            "identity": {"kind": "learned", "dim": 12},
+        },
+    })
+
+
+class CallLog:
+    """Wraps the denoiser's forward to record (batch, frames) of every call."""
+
+    def __init__(self, den):
+        self.calls = []
+        self._orig = den.forward
+
+        def forward(sample, *args, **kwargs):
+            self.calls.append(tuple(sample.shape[:2]))
+            return self._orig(sample, *args, **kwargs)
+
+        den.forward = forward
+        self.den = den
+
+    def restore(self):
+        self.den.forward = self._orig
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    torch.manual_seed(0)
+    reg = tiny_registry()
+    den = tiny_denoiser(reg, pcm=tiny_pcm_config(mixer="attention"))
+    randomize_new_modules(den)  # as after training: branches change the output
+    den.eval()
+    p = ACTalkerPipeline(den, tiny_vae().eval(), EulerDiscreteScheduler(**svd_scheduler_config()), None, tiny_config(), reg)
+    p.progress = False
+    return p
+
+
+def portrait(h=SIZE, w=SIZE, seed=0) -> np.ndarray:
+    return np.random.RandomState(seed).randint(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def signals(frames=3, seed=0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    return {"a": torch.randn(frames, 3, 5, generator=g), "b": torch.randn(frames, 6, generator=g)}
+
+
+def test_frames_shape_and_seed_determinism(pipe):
+    kw = dict(boxes=BOX, num_frames=3)
+    one = pipe(portrait(20, 24), signals(4), seed=1, **kw)
+    assert one.shape == (3, SIZE, SIZE, 3) and one.dtype == np.uint8
+    again = pipe(portrait(20, 24), signals(4), seed=1, **kw)
+    assert np.array_equal(one, again)
+    other = pipe(portrait(20, 24), signals(4), seed=2, output_type="pt", **kw)
+    assert other.shape == (3, 3, SIZE, SIZE)
+    assert not np.array_equal(one, ((other.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy())
+
+
+def test_every_scale_one_equals_one_fully_conditional_pass(pipe):
+    """With all guidance scales 1 the pipeline runs one conditional pass per step and matches
+    a plain sampling loop written here with the denoiser called directly."""
+    feats, image, steps, seed = signals(3, seed=5), portrait(), 2, 11
+    gates = {"a": 1.0, "b": 0.7}
+    log = CallLog(pipe.denoiser)
+    try:
+        got = pipe(image, feats, gates=gates, boxes=BOX, num_inference_steps=steps, seed=seed,
+                   reference_scale=1.0, guidance_scales={"a": 1.0, "b": 1.0}, output_type="latent")
+    finally:
+        log.restore()
+    assert log.calls == [(1, 3)] * steps
+
+    # the plain loop
+    gen = torch.Generator().manual_seed(seed)
+    ref_image, _ = fit_image(image, SIZE, SIZE)
+    noise_aug = pipe.config.sampling.noise_aug_strength
+    ref = encode_reference(pipe.vae, ref_image, noise_aug, gen)
+    sched = EulerDiscreteScheduler(**svd_scheduler_config())
+    sched.set_timesteps(steps)
+    latents = torch.randn((1, 3, *ref.shape[1:]), generator=gen) * sched.init_noise_sigma
+    reg = pipe.registry
+    boxes = torch.tensor([BOX])
+    masks = {name: spec.mask(None, boxes, SIZE, SIZE) for name, spec in reg.regions.items()}
+    time_ids = added_time_ids(pipe.config.sampling.fps, pipe.config.sampling.motion_bucket_id, noise_aug)
+    with torch.no_grad():
+        for t in sched.timesteps:
+            x = torch.cat([sched.scale_model_input(latents, t), ref[:, None].expand(-1, 3, -1, -1, -1)], dim=2)
+            pred = pipe.denoiser(x, t, time_ids, conditions={k: v[None] for k, v in feats.items()}, gates=gates,
+                                 region_masks=masks, face_mask=masks["whole"][:, None], return_dict=False)[0]
+            latents = sched.step(pred, t, latents).prev_sample
+    torch.testing.assert_close(got, latents, rtol=1e-5, atol=1e-5)
+
+
+def test_guidance_passes_batched_equal_one_by_one(pipe):
+    kw = dict(boxes=BOX, seed=3, output_type="latent")
+    log = CallLog(pipe.denoiser)
+    try:
+        batched = pipe(portrait(), signals(3), **kw)
+        assert log.calls == [(4, 3)]  # uncond, ref, ref+a, ref+a+b in one call
+        single = pipe(portrait(), signals(3), guidance_batch=1, **kw)
+        assert log.calls[1:] == [(1, 3)] * 4
+    finally:
+        log.restore()
+    # batch size changes float rounding a little; guidance coefficients (up to 5.5) amplify it
+    torch.testing.assert_close(batched, single, rtol=1e-3, atol=1e-3)
+    plain = pipe(portrait(), signals(3), reference_scale=1.0, guidance_scales={"a": 1.0, "b": 1.0}, **kw)
+    assert (plain - batched).abs().max() > 1e-3  # guidance does something
+
+
+def test_closed_branch_costs_no_pass_and_its_features_do_not_matter(pipe):
+    kw = dict(boxes=BOX, seed=4, output_type="latent")
+    log = CallLog(pipe.denoiser)
+    try:
+        closed = pipe(portrait(), signals(3), gates={"b": 0.0}, **kw)
+        assert log.calls == [(3, 3)]
+    finally:
+        log.restore()
+    without = pipe(portrait(), {"a": signals(3)["a"]}, **kw)  # no signal: null features, gate 0
+    torch.testing.assert_close(closed, without, rtol=0, atol=0)
+
+
+def test_long_video_windows(pipe):
+    kw = dict(boxes=BOX, seed=6, reference_scale=1.0, guidance_scales={"a": 1.0, "b": 1.0}, output_type="latent")
+    log = CallLog(pipe.denoiser)
+    try:
+        out = pipe(portrait(), signals(5), num_inference_steps=2, window=3, window_shift=1, **kw)
+    finally:
+        log.restore()
+    assert out.shape[:2] == (1, 5)
+    assert log.calls == [(1, 3)] * 4  # 2 windows of 3 frames per step
+    whole = pipe(portrait(), signals(5), num_inference_steps=1, window=5, **kw)
+    default = pipe(portrait(), signals(5), num_inference_steps=1, window=25, **kw)
+    torch.testing.assert_close(whole, default, rtol=0, atol=0)
+
+
+def test_per_frame_gate_schedule(pipe):
+    kw = dict(boxes=BOX, seed=7, output_type="latent", reference_scale=1.0, guidance_scales={"a": 1.0, "b": 1.0})
+    sched = pipe(portrait(), signals(3), gates={"b": [0.0, 0.0, 1.0]}, **kw)
+    flat = pipe(portrait(), signals(3), gates={"b": 0.0}, **kw)
+    diff = (sched - flat).abs().amax(dim=(0, 2, 3, 4))
+    assert diff[2] > 1e-4
+
+
+def test_save_and_load_round_trip(pipe, tmp_path):
+    kw = dict(boxes=BOX, seed=8, reference_scale=1.0, guidance_scales={"a": 1.0, "b": 1.0})
+    before = pipe(portrait(), signals(3), **kw)
+    folder = pipe.save_pretrained(tmp_path / "model")
+    index = json.loads((folder / MODEL_INDEX).read_text())
+    assert set(index["components"]) == {"denoiser", "vae", "scheduler"}
+    assert {b: v["modality"] for b, v in index["branches"].items()} == {"a": "sig_a", "b": "sig_b"}
+    assert (folder / "denoiser" / "diffusion_pytorch_model.safetensors").is_file()
+    assert (folder / "vae" / "diffusion_pytorch_model.safetensors").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+
+    loaded = ACTalkerPipeline.from_pretrained(folder, registry=tiny_registry())
+    loaded.progress = False
+    assert loaded.config == pipe.config and loaded.branch_names == ["a", "b"]
+    assert loaded.scheduler.config.prediction_type == "v_prediction" and loaded.scheduler.config.use_karras_sigmas
+    after = loaded(portrait(), signals(3), **kw)
+    assert np.array_equal(before, after)
+
+
+def test_load_errors(tmp_path, pipe):
+    with pytest.raises(InputError, match="model folder not found"):
+        ACTalkerPipeline.from_pretrained(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=f"{MODEL_INDEX} is missing"):
+        ACTalkerPipeline.from_pretrained(tmp_path / "empty")
+    folder = pipe.save_pretrained(tmp_path / "model")
+    with pytest.raises(PluginError, match="sig_b"):
+        ACTalkerPipeline.from_pretrained(folder, registry=tiny_registry(with_b=False))
+
+
+def test_from_svd_uses_the_local_unet_and_vae(tmp_path):
+    torch.manual_seed(0)
+    svd = tmp_path / "svd"
+    unet = UNetSpatioTemporalConditionModel(**tiny_unet_config())
+    unet.save_pretrained(svd / "unet")
+    tiny_vae().save_pretrained(svd / "vae")
+    EulerDiscreteScheduler(**svd_scheduler_config()).save_pretrained(svd / "scheduler")
+
+    p = ACTalkerPipeline.from_svd(svd, tiny_config(), registry=tiny_registry())
+    p.progress = False
+    for name, w in unet.state_dict().items():
+        assert torch.equal(p.denoiser.backbone.state_dict()[name], w), name
+    out = p(portrait(), signals(3), boxes=BOX, seed=0, reference_scale=1.0, guidance_scales={"a": 1.0, "b": 1.0})
+    assert out.shape == (3, SIZE, SIZE, 3)
+    with pytest.raises(InputError, match="unet/config.json is missing"):
+        ACTalkerPipeline.from_svd(tmp_path, tiny_config(), registry=tiny_registry())
+
+
+def test_user_errors_are_one_line_and_early(pipe):
+    feats = signals(3)
+    cases = [
+        (dict(gates={"zzz": 1.0}), InputError, "gate for unknown branch 'zzz'"),
+        (dict(conditions={"zzz": feats["a"]}), InputError, "no branch 'zzz'"),
+        (dict(conditions={"a": feats["a"]}, gates={"b": 1.0}), InputError, "'b' is open but no signal"),
+        (dict(conditions={"a": torch.randn(3, 4, 5)}), ShapeError, r"expected \(frames, 3, 5\)"),
+        (dict(num_frames=9), InputError, "has 3 frames; 9 are needed"),
+        (dict(gates={"a": [1.0, 1.0]}), ShapeError, "per-frame schedule of 3"),
+        (dict(gates={"a": -1.0}), InputError, ">= 0"),
+        (dict(boxes=None), InputError, "reference face is needed"),
+    ]
+    for kwargs, err, msg in cases:
+        call = dict(conditions=feats, boxes=BOX)
+        call.update(kwargs)
+        with pytest.raises(err, match=msg) as info:
+            pipe(portrait(), **call)
+        assert "\n" not in str(info.value)
+
+
+def test_fit_image_crop_maps_landmarks():
+    img = np.zeros((40, 80, 3), np.uint8)
+    img[10:20, 50:60] = 255  # a white square right of centre
+    x, crop = fit_image(img, 16, 16)
+    assert x.shape == (1, 3, 16, 16) and crop == pytest.approx((0.25, 0.0, 0.75, 1.0))
+    pts = torch.tensor([[55 / 80, 15 / 40, 0.0]])  # centre of the square, normalised to the input
+    u, v = crop_points(pts, crop)[0, :2].tolist()
+    assert x[0, :, int(v * 16), int(u * 16)].min() > 0.9  # still on the square after the crop
+    box = crop_boxes(torch.tensor([[0.0, 0.0, 0.5, 0.5]]), crop)
+    assert box[0].tolist() == pytest.approx([0.0, 0.0, 0.5, 0.5])

@@ -1,0 +1,92 @@
+"""Config loading: omegaconf composition, phase-1 schema errors, phase-2 plugin options."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from actalker.config import compose, load_config, save_resolved_config
+from actalker.errors import ConfigError, PluginError
+from actalker.plugins import load_registry
+
+ONLY_BLINK = ["model.branches.audio=null", "model.branches.motion=null", "branches.blink.gate=0.5"]
+
+
+def test_base_has_audio_and_motion_branches():
+    cfg, resolved = load_config()
+    assert set(cfg.model.branches) >= {"audio", "motion"}
+    assert resolved["model"]["branches"]["audio"]["options"] == {}
+
+
+def test_dotlist_overrides_and_branch_removal():
+    cfg, _ = load_config(overrides=["branches.audio.gate=0.5", "model.branches.motion=null", "seed=3"])
+    assert cfg.model.branches["audio"].gate == 0.5 and "motion" not in cfg.model.branches and cfg.seed == 3
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.branches.audio.gaet=1", "unknown key 'model.branches.audio.gaet'; did you mean 'model.branches.audio.gate'?"),
+        ("sampling.stesp=4", "unknown key 'sampling.stesp'; did you mean 'sampling.steps'?"),
+        ("modle.cond_dim=4", "unknown key 'modle'; did you mean 'model'?"),
+        ("sampling.steps=many", "'sampling.steps': Input should be a valid integer"),
+    ],
+)
+def test_phase1_errors_name_the_key(override, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(overrides=[override])
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_bad_override_syntax():
+    with pytest.raises(ConfigError, match="override 'seed' must look like key.path=value"):
+        load_config(overrides=["seed"])
+
+
+def test_named_delta_with_base_chain(tmp_path):
+    (tmp_path / "one.yaml").write_text("model:\n  branches:\n    motion: null\nseed: 5\n")
+    (tmp_path / "two.yaml").write_text("_base_: one.yaml\nmodel:\n  branches:\n    audio: {gate: 0.25}\n")
+    cfg, resolved = load_config(tmp_path / "two.yaml", overrides=["seed=6"])
+    assert list(cfg.model.branches) == ["audio"] and cfg.model.branches["audio"].gate == 0.25 and cfg.seed == 6
+    assert "_base_" not in resolved
+
+
+def test_inheritance_cycle_and_missing_config(tmp_path):
+    (tmp_path / "a.yaml").write_text("_base_: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("_base_: a.yaml\n")
+    with pytest.raises(ConfigError, match="inherits from itself"):
+        load_config(tmp_path / "a.yaml")
+    with pytest.raises(ConfigError, match="config 'no_such_config' not found"):
+        load_config("no_such_config")
+
+
+def test_phase2_validates_branch_options_with_the_plugin():
+    reg = load_registry("builtin,blink")
+    cfg, resolved = load_config(overrides=ONLY_BLINK + ["branches.blink.options.smooth=3"], registry=reg)
+    assert resolved["model"]["branches"]["blink"]["options"] == {"smooth": 3, "hidden": 32, "tokens": 1}
+    with pytest.raises(ConfigError) as err:
+        load_config(overrides=ONLY_BLINK + ["branches.blink.options.smoth=3"], registry=reg)
+    assert "unknown key 'model.branches.blink.options.smoth'; did you mean 'model.branches.blink.options.smooth'?" in str(err.value)
+    with pytest.raises(ConfigError, match="'model.branches.blink.options.smooth': Input should be greater than or equal to 1"):
+        load_config(overrides=ONLY_BLINK + ["branches.blink.options.smooth=0"], registry=reg)
+
+
+def test_phase2_checks_modality_and_region_names():
+    reg = load_registry("builtin,blink")
+    with pytest.raises(PluginError, match=r"model.branches.lips: unknown modality 'lips' \(installed: audio, blink, motion\)"):
+        load_config(overrides=ONLY_BLINK + ["branches.lips.gate=1"], registry=reg)
+    cfg, _ = load_config(overrides=ONLY_BLINK + ["branches.lids.modality=blink"], registry=reg)
+    assert cfg.model.branches["lids"].options["hidden"] == 32  # a second branch of the same modality
+    with pytest.raises(PluginError, match="model.branches.blink: unknown region 'nose'"):
+        load_config(overrides=ONLY_BLINK + ["branches.blink.region=nose"], registry=reg)
+
+
+def test_saved_config_reloads_identically(tmp_path):
+    cfg, resolved = load_config(overrides=["branches.audio.gate=0.5", "seed=9"])
+    path = save_resolved_config(cfg, tmp_path / "run" / "config.yaml")
+    assert yaml.safe_load(path.read_text()) == resolved
+    assert load_config(path)[1] == resolved
+    assert not [p for p in path.parent.iterdir() if p.name != "config.yaml"]  # no temp files left
+
+
+def test_compose_does_not_validate():
+    assert compose(overrides=["anything.goes=1"])["anything"] == {"goes": 1}
