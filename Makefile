@@ -14,6 +14,11 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml constraints-cpu.txt $(foreach p,$(CONTRIB),$(p)/pyproject.toml)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# espeak-ng gives the synthetic world real speech; without it synth falls back to a
+	@# syllable-rate signal, so this is best effort (only as root with apt).
+	@command -v espeak-ng >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && apt-get install -y -qq espeak-ng) >/dev/null 2>&1; } || \
+	  echo "note: espeak-ng not installed; synthetic speech uses a syllable-rate signal"
 	$(PIP) install -q --upgrade "pip>=24" $(TORCH_INDEX)
 	$(PIP) install -q -c constraints-cpu.txt $(TORCH_INDEX) -e ".[dev]" $(foreach p,$(CONTRIB),-e $(p))
 	@touch $(STAMP)

@@ -52,15 +52,17 @@ def measure_one(mixer: str, side: int, repeats: int) -> dict:
     torch.set_num_threads(2)
     layer, args = layer_and_inputs(mixer, side)
     base = _rss_mb()
-    times = []
+    times, cpu = [], []
     with torch.no_grad():
         layer(*args)  # warm-up
         for _ in range(repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             layer(*args)
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)  # CPU seconds: robust when other jobs share the cores
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
-    return {"mixer": mixer, "tokens": FRAMES * side * side, "seconds": min(times), "peak_mb": max(peak, 0.0)}
+    return {"mixer": mixer, "tokens": FRAMES * side * side, "seconds": min(times), "cpu_seconds": min(cpu),
+            "peak_mb": max(peak, 0.0)}
 
 
 def slope(points: list[tuple[float, float]]) -> float:
@@ -141,13 +143,16 @@ def report() -> None:
             print(f"  {rows[-1]}", file=sys.stderr)
     print(f"machine: {platform.machine()} {platform.processor() or ''}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads allowed, 2 used")
-    print("\n| mixer | tokens | time (s) | peak RSS increase (MiB) |\n|---|---:|---:|---:|")
+    print("\n| mixer | tokens | wall (s) | CPU (s) | peak RSS increase (MiB) |\n|---|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['mixer']} | {r['tokens']} | {r['seconds']:.4f} | {r['peak_mb']:.1f} |")
+        print(f"| {r['mixer']} | {r['tokens']} | {r['seconds']:.4f} | {r['cpu_seconds']:.4f} | {r['peak_mb']:.1f} |")
     for mixer in ("mamba", "attention"):
-        pts = [(r["tokens"], r["seconds"]) for r in rows if r["mixer"] == mixer]
-        mem = [(r["tokens"], r["peak_mb"]) for r in rows if r["mixer"] == mixer and r["peak_mb"] > 1]
-        print(f"\n{mixer}: time slope {slope(pts):.2f}" + (f", memory slope {slope(mem):.2f}" if len(mem) > 1 else ""))
+        mine = [r for r in rows if r["mixer"] == mixer]
+        wall = slope([(r["tokens"], r["seconds"]) for r in mine])
+        cpu = slope([(r["tokens"], r["cpu_seconds"]) for r in mine])
+        mem = [(r["tokens"], r["peak_mb"]) for r in mine if r["peak_mb"] > 1]
+        print(f"\n{mixer}: log-log slope wall {wall:.2f}, CPU {cpu:.2f}"
+              + (f", memory {slope(mem):.2f}" if len(mem) > 1 else ""))
     for size in ("tiny", "mid"):
         print(f"denoiser step ({size}): {denoiser_step(size):.3f} s")
 

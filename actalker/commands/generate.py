@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 from typing import Optional
@@ -41,7 +40,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "generate",
         help="generate a talking-head video from a portrait and control signals",
-        description=__doc__.split("\n\n")[0],
+        description="Generate a talking-head video (mp4) from a portrait and control signals.",
+        epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", required=True, metavar="DIR", help="model folder (actalker train / save_pretrained)")
@@ -254,7 +254,11 @@ def run(args) -> int:
     for branch, path in inputs.items():
         b = pipe.branch(branch)
         spec = pipe.registry.modality(b.modality)
-        conditions[branch] = spec.load(path, args.frames or s.num_frames, fps, b.options, args.on_short)
+        opts = b.options
+        # A plugin that analyses faces (an options field `face_model`) gets --face-model too.
+        if args.face_model and "face_model" in type(opts).model_fields and getattr(opts, "face_model") is None:
+            opts = opts.model_copy(update={"face_model": args.face_model})
+        conditions[branch] = spec.load(path, args.frames or s.num_frames, fps, opts, args.on_short)
     num_frames = args.frames or s.num_frames or min(int(c.shape[0]) for c in conditions.values())
     seed = pipe.config.seed if args.seed is None else args.seed
 

@@ -357,6 +357,9 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
         sub = kwargs.get("subfolder")
         if not ((path / sub) if sub else path).joinpath("config.json").is_file():
             raise InputError(f"no denoiser in '{path}' (expected config.json and diffusion_pytorch_model.safetensors)")
+        # Built on the real device: accelerate's empty-weights init cannot rebuild Parameters that carry
+        # attributes (MambaBlock marks A_log/D with _no_weight_decay), and the model is small.
+        kwargs.setdefault("low_cpu_mem_usage", False)
         token = _REGISTRY.set(registry)
         try:
             return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)

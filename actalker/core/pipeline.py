@@ -146,9 +146,11 @@ class ACTalkerPipeline:
         return next(self.denoiser.parameters()).dtype
 
     def to(self, device=None, dtype=None) -> "ACTalkerPipeline":
-        for module in (self.denoiser, self.vae, self.identity_encoder):
-            if isinstance(module, torch.nn.Module):
-                module.to(device=device, dtype=dtype)
+        kwargs = {k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None}
+        if kwargs:
+            for module in (self.denoiser, self.vae, self.identity_encoder):
+                if isinstance(module, torch.nn.Module):
+                    module.to(**kwargs)
         return self
 
     @property
@@ -374,9 +376,9 @@ class ACTalkerPipeline:
         """Every region the branches use, (1, H, W) from the reference face (one frame)."""
         if boxes is None:
             return {}
-        boxes = torch.as_tensor(np.asarray(boxes), dtype=torch.float32).reshape(-1, 4)[:1]
+        boxes = torch.tensor(np.array(boxes, dtype=np.float32)).reshape(-1, 4)[:1]
         if landmarks is not None:
-            landmarks = torch.as_tensor(np.asarray(landmarks), dtype=torch.float32)
+            landmarks = torch.tensor(np.array(landmarks, dtype=np.float32))
             landmarks = landmarks.reshape(-1, *landmarks.shape[-2:])[:1]
         out = {}
         for b in self.branches:
@@ -473,9 +475,9 @@ class ACTalkerPipeline:
 
         ref_image, crop = fit_image(image, height, width)
         if boxes is not None:
-            boxes = crop_boxes(torch.as_tensor(np.asarray(boxes), dtype=torch.float32).reshape(-1, 4), crop)
+            boxes = crop_boxes(torch.tensor(np.array(boxes, dtype=np.float32)).reshape(-1, 4), crop)
         if landmarks is not None:
-            landmarks = crop_points(torch.as_tensor(np.asarray(landmarks), dtype=torch.float32), crop)
+            landmarks = crop_points(torch.tensor(np.array(landmarks, dtype=np.float32)), crop)
         mask_mode = (getattr(self.denoiser.config, "pcm", None) or {}).get("mask_mode", "drop")
         if boxes is None and mask_mode != "none" and any(bool((g > 0).any()) for g in gate_t.values()):
             raise InputError("the reference face is needed for the branches' region masks: pass landmarks and/or boxes")

@@ -59,7 +59,7 @@ def image_to_tensor(image) -> torch.Tensor:
     except ImportError:  # pragma: no cover
         pass
     if isinstance(image, np.ndarray):
-        image = torch.from_numpy(np.ascontiguousarray(image))
+        image = torch.from_numpy(np.array(image))  # a copy: inputs may be read-only (mmap)
     if not isinstance(image, torch.Tensor):
         raise ShapeError(f"image must be an array, tensor or PIL image, got {type(image).__name__}")
     if image.dtype == torch.uint8:

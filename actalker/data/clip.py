@@ -179,4 +179,5 @@ def write_clip(path: str | Path, *, clip_id: str, identity: str, fps: float, fra
         if truth:
             np.savez(tmp / "truth.npz", **{k: np.asarray(v, np.float32) for k, v in truth.items()})
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        tmp.chmod(0o755)  # mkdtemp makes 0700; data folders are shared between users/workers
     return Clip.read(path)

@@ -13,6 +13,18 @@ from pathlib import Path
 from typing import Iterator
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _ordinary_mode(path: Path, is_dir: bool) -> None:
+    # mkstemp/mkdtemp create 0600/0700 for safety; the final file should look like any
+    # other file the user creates (respecting their umask).
+    os.chmod(path, (0o777 if is_dir else 0o666) & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary file path next to ``target``; rename it onto ``target`` on success.
@@ -26,6 +38,7 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    _ordinary_mode(tmp_path, is_dir=False)
     try:
         yield tmp_path
         os.replace(tmp_path, target)
@@ -43,6 +56,7 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    _ordinary_mode(tmp_path, is_dir=True)
     try:
         yield tmp_path
         if target.exists():

@@ -59,10 +59,10 @@ def test_gate_zero_equals_model_without_branch(trained):
 def test_gates_floats_tensors_and_frame_schedules(trained):
     inp = tiny_inputs()
     as_float = run(trained, **{**inp, "gates": {"a": 0.7}})
-    as_batch = run(trained, **{**inp, "gates": {"a": torch.full((2,), 0.7)}})
     as_frames = run(trained, **{**inp, "gates": {"a": torch.full((2, 3), 0.7)}})
-    torch.testing.assert_close(as_float, as_batch, rtol=0, atol=0)
     torch.testing.assert_close(as_float, as_frames, rtol=0, atol=0)
+    assert torch.equal(trained._gates({"a": 0.7}, ["a"], 2, 3, as_float)["a"],
+                       trained._gates({"a": torch.full((2,), 0.7)}, ["a"], 2, 3, as_float)["a"])
     sched = run(trained, **{**inp, "gates": {"a": torch.tensor([[0.7, 0.0, 0.7]] * 2)}})
     assert (sched - as_float).abs().max() > 1e-4
     default = run(trained, **inp)  # b's default gate is the plugin's 0.5
@@ -144,6 +144,21 @@ def test_attention_mixer_and_spatial_scan_run():
     out = run(den.eval(), **tiny_inputs())
     assert out.shape == (2, 3, 4, 8, 8) and torch.isfinite(out).all()
     assert list(den.pcm_layers) == ["down1_0_0", "up0_0_0", "up0_1_0"]  # up levels have one more
+
+
+def test_token_count_pcm_off_and_model_config():
+    from actalker.core.config import ModelConfig
+
+    den = tiny_denoiser(branches={"a": {"modality": "sig_a", "tokens": 1}})
+    assert den.encode_conditions({"a": torch.randn(1, 3, 3, 5)})["a"].shape == (1, 3, 1, 8)
+    off = tiny_denoiser(pcm={"enabled": False})
+    assert len(off.pcm_layers) == 0
+    cfg = ModelConfig(unet={"config": tiny_unet_config()}, pcm={"down_levels": [1], "up_levels": []},
+                      branches={"a": {"modality": "sig_a", "region": "upper"}}, cond_dim=4,
+                      identity={"kind": "arcface", "dim": 8}, face_guider=False)
+    built = ACTalkerDenoiser.from_model_config(cfg, registry=tiny_registry())
+    assert list(built.pcm_layers) == ["down1_0_0"] and built.guider is None and built.id_encoder is None
+    assert built.config.branches["a"]["region"] == "upper" and built.config.branches["a"]["solo_region"] == "whole"
 
 
 def test_level_config_errors():

@@ -45,6 +45,7 @@ def test_gate_dropout_gives_random_subsets_and_the_solo_rule_applies(tmp_path):
     open_a, open_b = c.gates["a"] > 0, c.gates["b"] > 0
     patterns = {(bool(x), bool(y)) for x, y in zip(open_a, open_b)}
     assert len(patterns) >= 3  # several subsets in one batch of 6 (seed fixed)
+    assert bool((open_a & ~open_b).any()) and bool((open_a & open_b).any())
     n, f = 6, 2
     gates = {k: g[:, None].expand(n, f) for k, g in c.gates.items()}
     masks = resolve_branch_masks(gates, {b.name: b.region for b in pipe.branches},

@@ -31,6 +31,7 @@ class PCMBranch(nn.Module):
                 weight: Optional[torch.Tensor], mask_mode: str, spatiotemporal: bool) -> torch.Tensor:
         """x (B,F,L,C), cond (B,F,T,cond_dim), ident (B,id_dim) | None, weight (B,F,L) | None -> (B,F,L,W)."""
         v = self.in_proj(x)
+        weight = None if weight is None else weight.to(v.dtype)
         keep = None
         if weight is not None and mask_mode == "soft":
             v = v * weight[..., None]
@@ -44,4 +45,4 @@ class PCMBranch(nn.Module):
         else:
             y = self.mixer(seq)
         out = self.norm(visual_part(y, layout))
-        return out if weight is None else out * weight[..., None].to(out.dtype)
+        return out if weight is None else out * weight[..., None]

@@ -71,4 +71,5 @@ def contact_sheet(clip_dirs: list[Path], out_png: str | Path, frames_per_clip: i
     out_png = Path(out_png)
     with atomic_path(out_png) as tmp:
         img.save(tmp, format="PNG")
+        tmp.chmod(0o644)  # mkstemp makes 0600; a picture is for everyone to read
     return out_png
