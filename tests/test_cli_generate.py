@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from actalker.cli import main
+from actalker.commands.generate import _signal_flags
 from actalker.core.config import Config
 from actalker.core.pipeline import ACTalkerPipeline
 from actalker.core.sampling import svd_scheduler_config
@@ -132,7 +133,9 @@ def _bad_inputs(model_dir: Path, synthetic: dict, tmp: Path) -> list:
         (["--model", model_dir, *base, *speech, "--gate", "mouth=1"], "gate for unknown branch 'mouth'"),
         (["--model", model_dir, *base, *speech, "--gate", "audio=loud"], "expected a number"),
         (["--model", model_dir, *base, *speech, "--gate", "motion=1"], "opens a branch without a signal"),
-        (["--model", model_dir, *base, "--eeg", synthetic["speech"]], "no branch or modality 'eeg'"),
+        # a modality that is installed (it has a flag) but that this model has no branch for
+        *[(["--model", model_dir, *base, f"--{flag}", synthetic["speech"]], f"no branch or modality '{name}'")
+          for flag, name in _signal_flags().items() if name not in ("audio", "motion")][:1],
         (["--model", model_dir, *base, "--signal", "zzz=" + str(synthetic["speech"])], "no branch or modality 'zzz'"),
         (["--model", model_dir, *base], "no control signal given"),
         (["--model", model_dir, *base, *speech, "--set", "sampling.stepz=3"], "stepz"),

@@ -19,7 +19,7 @@ from typing import Optional
 
 import numpy as np
 
-from actalker.errors import ActalkerError, ConfigError, InputError
+from actalker.errors import ConfigError, InputError
 
 ON_SHORT = ("error", "pad", "loop")
 
@@ -61,6 +61,8 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the model config's seed)")
     p.add_argument("--height", type=int, default=None, help="output height, multiple of 8")
     p.add_argument("--width", type=int, default=None, help="output width, multiple of 8")
+    p.add_argument("--guidance-batch", type=int, default=None, metavar="N",
+                   help="guidance passes per denoiser call (default: all in one; lower it to save memory)")
     p.add_argument("--on-short", choices=ON_SHORT, default="error", help="a signal shorter than --frames: error, pad or loop")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override sampling.* or guidance.* (repeatable)")
     p.add_argument("--face-model", default=None, metavar="PATH", help="MediaPipe face_landmarker .task (default: $ACTALKER_FACE_MODEL)")
@@ -134,14 +136,14 @@ def _signal_inputs(args, pipe) -> dict[str, Path]:
 
 
 def _read_image(path: str) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     from actalker.media.video import check_file
 
     p = check_file(path, "image")
     try:
         with Image.open(p) as im:
-            return np.asarray(im.convert("RGB"))
+            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))  # phone photos: upright
     except (UnidentifiedImageError, OSError) as err:
         raise InputError(f"cannot read image {p}: not an image file PIL can decode ({type(err).__name__})") from None
 
@@ -160,9 +162,12 @@ def _reference_face(args, image: np.ndarray):
 
 
 def _apply_overrides(pipe, items: list[str]) -> None:
+    """``--set sampling.KEY=VALUE`` / ``guidance.KEY=VALUE`` on the model's config (validated;
+    an unknown key names the closest valid one)."""
     from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
 
-    from actalker.core.config import Config
+    from actalker.config import validate_core
 
     if not items:
         return
@@ -170,13 +175,12 @@ def _apply_overrides(pipe, items: list[str]) -> None:
         key = item.partition("=")[0].strip()
         if "=" not in item or not key.startswith(("sampling.", "guidance.")):
             raise ConfigError(f"--set {item!r}: expected sampling.KEY=VALUE or guidance.KEY=VALUE")
-    base = OmegaConf.create(pipe.config.model_dump(mode="json"))
     try:
-        merged = OmegaConf.merge(base, OmegaConf.from_dotlist(items))
-        pipe.config = Config.model_validate(OmegaConf.to_container(merged, resolve=True))
-    except Exception as err:  # omegaconf / pydantic errors: one line
-        first = [line for line in str(err).splitlines() if line.strip()]
-        raise ConfigError(f"--set: {' '.join(first[:3])}") from None
+        merged = OmegaConf.merge(OmegaConf.create(pipe.config.model_dump(mode="json")), OmegaConf.from_dotlist(items))
+        raw = OmegaConf.to_container(merged, resolve=True)
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"--set {' '.join(items)}: {str(err).splitlines()[0]}") from None
+    pipe.config = validate_core(raw)
 
 
 def _device(name: str):
@@ -221,15 +225,31 @@ def run(args) -> int:
         v = getattr(args, name)
         if v is not None and v < 1:
             raise InputError(f"--{name} must be >= 1, got {v}")
+    for name in ("height", "width"):
+        v = getattr(args, name)
+        if v is not None and (v < 8 or v % 8):
+            raise InputError(f"--{name} must be a positive multiple of 8, got {v}")
+    if args.guidance_batch is not None and args.guidance_batch < 1:
+        raise InputError(f"--guidance-batch must be >= 1, got {args.guidance_batch}")
     if args.fps is not None and not args.fps > 0:
         raise InputError(f"--fps must be > 0, got {args.fps}")
+
+    # Cheap checks first: a missing file is reported before a large model is loaded.
+    from actalker.media.video import check_file
+
+    check_file(args.image, "image")
+    for flag in (args.signal_flags or {}):
+        value = getattr(args, f"signal_flag__{flag}", None)
+        if value is not None:
+            check_file(value, f"--{flag} input")
+    gates = _floats(args.gate, "--gate")
+    scales = _floats(args.scale, "--scale")
 
     device = _device(args.device)
     pipe = ACTalkerPipeline.from_pretrained(args.model, device=device)
     pipe.progress = not args.no_progress
     _apply_overrides(pipe, args.set)
     inputs = _signal_inputs(args, pipe)
-    gates = _floats(args.gate, "--gate")
     for name, g in gates.items():
         if name not in pipe.branch_names:
             raise InputError(f"--gate for unknown branch '{name}' (the model's branches: {', '.join(pipe.branch_names)})")
@@ -237,7 +257,6 @@ def run(args) -> int:
             raise InputError(f"--gate {name}={g}: a gate must be >= 0")
         if g > 0 and name not in inputs:
             raise InputError(f"--gate {name}={g} opens a branch without a signal; give its input file")
-    scales = _floats(args.scale, "--scale")
     for name in scales:
         if name not in pipe.branch_names:
             raise InputError(f"--scale for unknown branch '{name}' (the model's branches: {', '.join(pipe.branch_names)})")
@@ -275,6 +294,7 @@ def run(args) -> int:
         fps=fps,
         reference_scale=args.reference_scale,
         guidance_scales={**pipe.config.guidance.scales, **scales},
+        guidance_batch=args.guidance_batch,
         seed=seed,
     )
     audio, audio_from = _first_audio(inputs)

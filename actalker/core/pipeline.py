@@ -24,7 +24,6 @@ No signal is named here: branches and their modalities come from the model and r
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,11 +73,9 @@ def _config_from(obj) -> Config:
         return Config()
     if isinstance(obj, Config):
         return obj
-    try:
-        return Config.model_validate(dict(obj))
-    except Exception as err:  # pydantic ValidationError: keep it one line
-        first = str(err).strip().splitlines()
-        raise ConfigError(f"invalid model config: {first[0] if first else err}") from None
+    from actalker.config import validate_core  # one-line errors naming the closest valid key
+
+    return validate_core(dict(obj))
 
 
 def branches_of(denoiser, registry) -> list[Branch]:
@@ -235,6 +232,9 @@ class ACTalkerPipeline:
             raise InputError(f"cannot read {path / CONFIG_FILE}: {str(err).splitlines()[0]}") from None
         config = _config_from(raw)
 
+        device = torch.device(device) if device is not None else None
+        if dtype is None and device is not None and device.type == "cuda":
+            dtype = torch.float16
         comps = index.get("components", {})
         loaded = {}
         for name in ("denoiser", "vae", "scheduler", "identity"):
@@ -247,18 +247,19 @@ class ACTalkerPipeline:
             kwargs = {}
             if name == "denoiser" and _accepts(klass.from_pretrained, "registry"):
                 kwargs["registry"] = registry
+            if dtype is not None and name in ("denoiser", "vae"):
+                kwargs["torch_dtype"] = dtype  # diffusers' way (casting after loading warns)
             loaded[name] = klass.from_pretrained(sub, **kwargs)
         for name in ("denoiser", "vae", "scheduler"):
             if name not in loaded:
                 raise InputError(f"{index_file} lists no '{name}' component")
         pipe = cls(loaded["denoiser"], loaded["vae"], loaded["scheduler"], loaded.get("identity"), config, registry)
-        device = torch.device(device) if device is not None else None
-        if dtype is None and device is not None and device.type == "cuda":
-            dtype = torch.float16
         for module in (pipe.denoiser, pipe.vae, pipe.identity_encoder):
             if isinstance(module, torch.nn.Module):
                 module.eval()
-        return pipe.to(device, dtype)
+        if pipe.identity_encoder is not None and dtype is not None:
+            pipe.identity_encoder.to(dtype=dtype)
+        return pipe.to(device)
 
     @classmethod
     def from_svd(
@@ -493,13 +494,16 @@ class ACTalkerPipeline:
         ref_latent = encode_reference(self.vae, ref_image.to(device), noise_aug, gen).to(device)  # (1, C, h, w)
         time_ids = added_time_ids(fps, bucket, noise_aug).to(device)
 
-        self.scheduler.set_timesteps(steps, device=device)
+        # A fresh scheduler per call: no state shared between calls; sigma overrides apply.
+        overrides = {k: v for k, v in (("sigma_min", s.sigma_min), ("sigma_max", s.sigma_max)) if v is not None}
+        scheduler = type(self.scheduler).from_config(self.scheduler.config, **overrides)
+        scheduler.set_timesteps(steps, device=device)
         lat_shape = (1, num_frames, ref_latent.shape[1], ref_latent.shape[2], ref_latent.shape[3])
         if latents is None:
             latents = torch.randn(lat_shape, generator=gen, dtype=torch.float32)
         elif tuple(latents.shape) != lat_shape:
             raise ShapeError(f"latents must have shape {lat_shape}, got {tuple(latents.shape)}")
-        latents = latents.to(device, torch.float32) * self.scheduler.init_noise_sigma
+        latents = latents.to(device, torch.float32) * scheduler.init_noise_sigma
         gate_t = {k: v.to(device) for k, v in gate_t.items()}
         # Encode each branch's real and null features once; windows slice the tokens.
         null = {b.name: b.null_features(feats[b.name]) for b in self.branches}
@@ -519,7 +523,7 @@ class ACTalkerPipeline:
             )
             return plan.combine(preds)
 
-        iterator = self.scheduler.timesteps
+        iterator = scheduler.timesteps
         bar = None
         if show:
             from tqdm.auto import tqdm
@@ -527,12 +531,12 @@ class ACTalkerPipeline:
             bar = tqdm(total=len(iterator), desc="denoising", unit="step", leave=False)
         try:
             for i, t in enumerate(iterator):
-                scaled = self.scheduler.scale_model_input(latents, t)
+                scaled = scheduler.scale_model_input(latents, t)
                 pred = predict_windowed(
                     lambda idx: guided(scaled[:, idx.to(device)], t, idx),
                     num_frames, window, window_shift, step=i, overlap=window_overlap,
                 )
-                latents = self.scheduler.step(pred.float(), t, latents).prev_sample
+                latents = scheduler.step(pred.float(), t, latents).prev_sample
                 if bar is not None:
                     bar.update(1)
         finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actalker.errors import ConfigError
+from actalker.errors import ConfigError, InputError
 
 
 def build_vae(model_cfg):
@@ -47,7 +47,7 @@ def build_dataset(cfg, split: str):
         raise ConfigError("data.root is not set: give a clip folder (actalker synth / preprocess output)")
     if not Path(d.root).is_dir():
         raise ConfigError(f"data.root {d.root} is not a folder")
-    return ClipDataset(d.root, split, d.num_frames, d.size, d.fps)
+    return ClipDataset(d.root, split, d.num_frames, d.size, d.fps, require_audio=d.require_audio)
 
 
 def build_parts(cfg, registry=None):
@@ -59,7 +59,6 @@ def build_parts(cfg, registry=None):
     if cfg.train.validate_every:
         try:
             val = build_dataset(cfg, cfg.data.val_split)
-            val = val if len(val) else None
-        except Exception:  # a missing val split only disables validation videos
-            val = None
+        except InputError as err:  # no usable val split: training goes on without videos
+            print(f"warning: no validation videos: {err}", flush=True)
     return TrainParts(pipe, train, val)

@@ -83,11 +83,12 @@ class SeededItems(Dataset):
 def collate(items: list[dict]) -> dict:
     """Stack tensors; keep lists where items differ (None audio, strings, ragged data)."""
     out: dict[str, Any] = {}
-    for key in items[0]:
-        vals = [it[key] for it in items]
+    keys = list(dict.fromkeys(k for it in items for k in it))  # a key may be absent (e.g. audio)
+    for key in keys:
+        vals = [it.get(key) for it in items]
         if all(isinstance(v, torch.Tensor) for v in vals) and len({tuple(v.shape) for v in vals}) == 1:
             out[key] = torch.stack(vals)
-        elif all(isinstance(v, dict) for v in vals):
+        elif all(isinstance(v, dict) for v in vals) and len({tuple(v) for v in vals}) == 1:
             out[key] = collate(vals) if vals[0] else {}
         else:
             out[key] = vals

@@ -51,9 +51,15 @@ def run_seed(cfg) -> int:
 
 
 def make_accelerator(cfg):
+    import os
+
     from accelerate import Accelerator
 
+    # Several processes on a machine without GPUs (`accelerate launch --multi_gpu` starts
+    # them with torchrun; `--cpu` would need MPI): run them as CPU processes over gloo.
+    cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     return Accelerator(
+        cpu=cpu,
         gradient_accumulation_steps=cfg.train.grad_accum,
         mixed_precision=cfg.train.mixed_precision,
         # The LR schedule is in optimizer steps; we step it only when the optimizer steps.
@@ -116,6 +122,7 @@ def train(cfg, resume: bool = False, parts: Optional[TrainParts] = None, resolve
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_lambda(t.warmup_steps))
     if ema is not None and str(accelerator.distributed_type).endswith("FSDP"):
         raise ConfigError("train.ema_decay: EMA is not supported with FSDP (parameters are sharded); use DeepSpeed ZeRO-2 or DDP")
+    _configure_deepspeed(accelerator, t)
     model, optimizer, scheduler = accelerator.prepare(denoiser, optimizer, scheduler)
     if ema is not None:
         for s in ema.shadow.values():
@@ -190,6 +197,23 @@ def train(cfg, resume: bool = False, parts: Optional[TrainParts] = None, resolve
     return result
 
 
+def _configure_deepspeed(accelerator, t) -> None:
+    """DeepSpeed needs the micro batch size, which it usually reads from a prepared
+    DataLoader; ours is not prepared (we shard data ourselves), so set it, and fill
+    "auto" accumulation/clipping from the actalker config."""
+    plugin = getattr(accelerator.state, "deepspeed_plugin", None)
+    if plugin is None:
+        return
+    ds = plugin.deepspeed_config
+    ds["train_micro_batch_size_per_gpu"] = t.batch_size
+    for key, value in (("gradient_accumulation_steps", t.grad_accum), ("gradient_clipping", t.grad_clip)):
+        if ds.get(key, "auto") == "auto":
+            ds[key] = value
+    if ds["gradient_accumulation_steps"] != t.grad_accum:
+        raise ConfigError(f"the DeepSpeed config accumulates {ds['gradient_accumulation_steps']} micro-batches but "
+                          f"train.grad_accum is {t.grad_accum}; set it to auto")
+
+
 def _any_process(accelerator, flag: bool) -> bool:
     """A signal may reach only some processes; all must stop at the same step."""
     if accelerator.num_processes == 1:
@@ -223,8 +247,13 @@ def _save_model(accelerator, pipe, model, ema, out: Path) -> Optional[Path]:
     """The pipeline folder, from the main process, with EMA weights if EMA is on."""
     accelerator.wait_for_everyone()
     target = out / "model"
+    sharded = str(accelerator.distributed_type).endswith("FSDP")
+    state = accelerator.get_state_dict(model) if sharded else None  # collective: gathers full weights
     if accelerator.is_main_process:
         denoiser = accelerator.unwrap_model(model)
+        if sharded:  # FSDP rewrote the module in place: load the gathered weights into a fresh one
+            denoiser = type(denoiser).from_config(denoiser.config)
+            denoiser.load_state_dict(state)
         if ema is not None:
             ema.copy_to(denoiser)  # training is over: the live weights are no longer needed
         denoiser.eval()

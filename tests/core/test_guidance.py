@@ -10,7 +10,7 @@ from actalker.errors import ConfigError
 BRANCHES = ["b_one", "b_two", "b_three"]
 
 
-def _fake_eps(passes_needed):
+def _fake_eps():
     """A distinct random prediction for every (reference, active branches) stage."""
     g = torch.Generator().manual_seed(1)
     table = {}
@@ -29,7 +29,7 @@ def _fake_eps(passes_needed):
     ],
 )
 def test_plan_equals_literal_chained_formula(ref_scale, scales, order):
-    table = _fake_eps(None)
+    table = _fake_eps()
     plan = plan_guidance(BRANCHES, ref_scale, scales, order)
     chain = resolve_order(BRANCHES, order)
     assert plan.order == chain

@@ -134,15 +134,15 @@ def test_guidance_passes_batched_equal_one_by_one(pipe):
     kw = dict(boxes=BOX, seed=3, output_type="latent")
     log = CallLog(pipe.denoiser)
     try:
-        batched = pipe(portrait(), signals(3), **kw)
-        assert log.calls == [(4, 3)]  # uncond, ref, ref+a, ref+a+b in one call
-        single = pipe(portrait(), signals(3), guidance_batch=1, **kw)
-        assert log.calls[1:] == [(1, 3)] * 4
+        batched = pipe(portrait(), signals(2), **kw)
+        assert log.calls == [(4, 2)]  # uncond, ref, ref+a, ref+a+b in one call
+        single = pipe(portrait(), signals(2), guidance_batch=1, **kw)
+        assert log.calls[1:] == [(1, 2)] * 4
     finally:
         log.restore()
     # batch size changes float rounding a little; guidance coefficients (up to 5.5) amplify it
     torch.testing.assert_close(batched, single, rtol=1e-3, atol=1e-3)
-    plain = pipe(portrait(), signals(3), reference_scale=1.0, guidance_scales={"a": 1.0, "b": 1.0}, **kw)
+    plain = pipe(portrait(), signals(2), reference_scale=1.0, guidance_scales={"a": 1.0, "b": 1.0}, **kw)
     assert (plain - batched).abs().max() > 1e-3  # guidance does something
 
 
@@ -150,11 +150,11 @@ def test_closed_branch_costs_no_pass_and_its_features_do_not_matter(pipe):
     kw = dict(boxes=BOX, seed=4, output_type="latent")
     log = CallLog(pipe.denoiser)
     try:
-        closed = pipe(portrait(), signals(3), gates={"b": 0.0}, **kw)
-        assert log.calls == [(3, 3)]
+        closed = pipe(portrait(), signals(2), gates={"b": 0.0}, **kw)
+        assert log.calls == [(3, 2)]
     finally:
         log.restore()
-    without = pipe(portrait(), {"a": signals(3)["a"]}, **kw)  # no signal: null features, gate 0
+    without = pipe(portrait(), {"a": signals(2)["a"]}, **kw)  # no signal: null features, gate 0
     torch.testing.assert_close(closed, without, rtol=0, atol=0)
 
 
@@ -199,6 +199,19 @@ def test_save_and_load_round_trip(pipe, tmp_path):
     assert np.array_equal(before, after)
 
 
+def test_half_precision_model_runs_and_returns_float_frames(pipe, tmp_path):
+    """The CUDA path loads in float16; bfloat16 runs the same dtype plumbing on a CPU."""
+    folder = pipe.save_pretrained(tmp_path / "model")
+    half = ACTalkerPipeline.from_pretrained(folder, dtype=torch.bfloat16, registry=tiny_registry())
+    half.progress = False
+    assert half.dtype == torch.bfloat16 and half.vae.dtype == torch.bfloat16
+    kw = dict(boxes=BOX, seed=9, output_type="pt")
+    low = half(portrait(), signals(2), **kw)
+    full = pipe(portrait(), signals(2), **kw)
+    assert low.dtype == torch.float32 and low.shape == full.shape and bool(torch.isfinite(low).all())
+    assert (low - full).abs().mean() < 0.1
+
+
 def test_load_errors(tmp_path, pipe):
     with pytest.raises(InputError, match="model folder not found"):
         ACTalkerPipeline.from_pretrained(tmp_path / "nope")
@@ -210,20 +223,38 @@ def test_load_errors(tmp_path, pipe):
         ACTalkerPipeline.from_pretrained(folder, registry=tiny_registry(with_b=False))
 
 
-def test_from_svd_uses_the_local_unet_and_vae(tmp_path):
+def test_from_svd_uses_the_local_unet_vae_and_clip_identity(tmp_path):
+    """SVD folder -> pipeline with SVD's image encoder as the identity encoder; it saves
+    into the model folder (identity/) and reloads to the same output."""
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
     torch.manual_seed(0)
     svd = tmp_path / "svd"
     unet = UNetSpatioTemporalConditionModel(**tiny_unet_config())
     unet.save_pretrained(svd / "unet")
     tiny_vae().save_pretrained(svd / "vae")
     EulerDiscreteScheduler(**svd_scheduler_config()).save_pretrained(svd / "scheduler")
+    clip_cfg = CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                image_size=32, patch_size=8, projection_dim=12)
+    CLIPVisionModelWithProjection(clip_cfg).save_pretrained(svd / "image_encoder")
 
-    p = ACTalkerPipeline.from_svd(svd, tiny_config(), registry=tiny_registry())
+    cfg = tiny_config()
+    cfg.model.identity.kind = "clip"
+    p = ACTalkerPipeline.from_svd(svd, cfg, registry=tiny_registry())
     p.progress = False
     for name, w in unet.state_dict().items():
         assert torch.equal(p.denoiser.backbone.state_dict()[name], w), name
-    out = p(portrait(), signals(3), boxes=BOX, seed=0, reference_scale=1.0, guidance_scales={"a": 1.0, "b": 1.0})
-    assert out.shape == (3, SIZE, SIZE, 3)
+    emb = p.encode_identity(fit_image(portrait(), SIZE, SIZE)[0])
+    assert emb.shape == (1, 12)
+    kw = dict(boxes=BOX, seed=0, reference_scale=1.0, guidance_scales={"a": 1.0, "b": 1.0})
+    out = p(portrait(), signals(2), **kw)
+    assert out.shape == (2, SIZE, SIZE, 3)
+
+    folder = p.save_pretrained(tmp_path / "model")
+    assert json.loads((folder / MODEL_INDEX).read_text())["components"]["identity"].endswith("ClipIdentityEncoder")
+    loaded = ACTalkerPipeline.from_pretrained(folder, registry=tiny_registry())
+    loaded.progress = False
+    assert np.array_equal(loaded(portrait(), signals(2), **kw), out)
     with pytest.raises(InputError, match="unet/config.json is missing"):
         ACTalkerPipeline.from_svd(tmp_path, tiny_config(), registry=tiny_registry())
 

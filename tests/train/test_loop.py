@@ -36,7 +36,7 @@ def test_loss_is_finite_and_falls_on_a_fixed_batch(tmp_path):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert all(torch.isfinite(torch.tensor(losses)))
     assert losses[-1] < 0.5 * losses[0], losses
     assert sum(losses[-5:]) < sum(losses[:5])

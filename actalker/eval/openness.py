@@ -1,0 +1,238 @@
+"""Mouth and eye openness measured from pixels, per frame (no pretrained weights).
+
+The measure is hand-crafted so a generator cannot satisfy it without drawing an open mouth
+or open eyes:
+
+1. Regions: the built-in ``mouth`` and ``eyes`` regions from the reference face's landmarks
+   (static per clip for generated videos; per-frame landmarks are used as given). The eye
+   region is widened sideways a little, because head yaw moves the eyes more than the
+   face outline the alignment locks on to.
+2. Alignment (static landmarks only): each frame's translation against the reference frame,
+   by a sum-of-squared-differences search over the face region (on a <= 64 px copy, with
+   parabolic sub-pixel refinement); the regions are shifted with it.
+3. Colours from the reference frame: skin = median of the face outside mouth, eyes and
+   brows; lips = upper quartile luminance inside the lip contour; brows = the half of the
+   brow pixels furthest from skin.
+4. Mouth openness = the soft count of mouth-interior pixels in the mouth region, where a
+   pixel is interior in proportion to how much darker it is than the lips and skin
+   (``MOUTH_DARK`` = (start, full) relative darkness).
+5. Eye openness = the soft count of eye pixels (sclera, iris) in the eye region: colour
+   distance to BOTH skin and brow colour (eyelid skin and brow hairs do not count), full
+   at ``EYE_DIST`` RGB units.
+Both counts are divided by (part width x face height) in pixels, so they read as an
+opening height in face heights, comparable across sizes and identities.
+
+Validated on rendered synthetic clips with ground truth: ``actalker eval estimator``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from actalker.errors import ShapeError
+from actalker.plugins.builtin import face_indices as fi
+from actalker.plugins.builtin.regions import REGIONS
+
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+MOUTH_DARK = (0.10, 0.35)   # relative darkness vs min(lips, skin): starts / fully interior
+EYE_DIST = 60.0             # RGB distance from skin and brows at which a pixel is fully "eye"
+EYE_WIDEN = 0.06            # sideways widening of the eye region, fraction of face size
+ALIGN_RANGE = 0.2           # search +- this fraction of the face size for the head shift
+ALIGN_SIZE = 64             # alignment runs on a copy at most this many pixels high
+_MASKS = {r.name: r.mask for r in REGIONS}
+
+
+@dataclass
+class Openness:
+    """Per-frame measures (F,): ``mouth`` and ``eyes`` in face heights of opening;
+    ``shifts`` (F, 2) the estimated head translation in pixels (0 with per-frame landmarks)."""
+
+    mouth: np.ndarray
+    eyes: np.ndarray
+    shifts: np.ndarray
+
+
+def _as_face(landmarks, boxes, n: int):
+    """-> (landmarks (k, 478, 3) or None, boxes (k, 4)), k = 1 (static) or n (per frame)."""
+    bx = np.asarray(boxes, np.float32)
+    bx = bx.reshape(-1, 4) if bx.size % 4 == 0 and bx.ndim <= 2 else None
+    if bx is None or len(bx) not in (1, n):
+        raise ShapeError(f"boxes must have shape (4,), (1, 4) or ({n}, 4), got {np.shape(boxes)}")
+    if landmarks is None:
+        return None, bx
+    lm = np.asarray(landmarks, np.float32)
+    lm = lm[None] if lm.ndim == 2 else lm
+    if lm.ndim != 3 or lm.shape[1] != fi.NUM_LANDMARKS or len(lm) not in (1, n):
+        raise ShapeError(f"landmarks must have shape (478, 3), (1, 478, 3) or ({n}, 478, 3), got {np.shape(landmarks)}")
+    if len(bx) != len(lm):
+        bx = np.repeat(bx[:1], len(lm), 0) if len(bx) == 1 else bx[:1]
+    return lm, bx
+
+
+def _mask(name: str, lm, bx, h: int, w: int) -> np.ndarray:
+    m = _MASKS[name](None if lm is None else torch.as_tensor(lm), torch.as_tensor(bx), h, w)
+    return np.asarray(m, np.float32)
+
+
+def _face_size(bx: np.ndarray, h: int, w: int) -> float:
+    return float(np.sqrt(max((bx[2] - bx[0]) * w * (bx[3] - bx[1]) * h, 1.0)))
+
+
+def estimate_shifts(frames: np.ndarray, reference: np.ndarray, weight: np.ndarray, max_shift: float) -> np.ndarray:
+    """(F, 2) translation (dx, dy) in pixels of each frame against ``reference`` inside
+    ``weight`` (H, W): exhaustive SSD search on a downscaled copy, sub-pixel by parabola."""
+    h, w = frames.shape[1:3]
+    scale = min(1.0, ALIGN_SIZE / h)
+    def small(x):  # (N, H, W, 3) uint8 -> (N, 3, h', w') float
+        t = torch.as_tensor(np.asarray(x), dtype=torch.float32).permute(0, 3, 1, 2)
+        return F.interpolate(t, scale_factor=scale, mode="area") if scale < 1 else t
+    f, r = small(frames), small(reference[None])[0]
+    wt = torch.as_tensor(weight, dtype=torch.float32)[None, None]
+    wt = (F.interpolate(wt, scale_factor=scale, mode="area") if scale < 1 else wt)[0, 0]
+    R = max(1, int(np.ceil(max_shift * scale)))
+    ys, xs = torch.nonzero(wt > 0.5, as_tuple=True)
+    if len(ys) == 0:
+        return np.zeros((len(frames), 2), np.float32)
+    hh, ww = wt.shape
+    scores = torch.full((len(frames), 2 * R + 1, 2 * R + 1), float("inf"))
+    ref_px = r[:, ys, xs]  # (3, P)
+    for iy, dy in enumerate(range(-R, R + 1)):
+        for ix, dx in enumerate(range(-R, R + 1)):
+            yy, xx = ys + dy, xs + dx
+            ok = (yy >= 0) & (yy < hh) & (xx >= 0) & (xx < ww)
+            if int(ok.sum()) < 0.5 * len(ys):
+                continue
+            d = f[:, :, yy[ok], xx[ok]] - ref_px[None, :, ok]
+            scores[:, iy, ix] = d.pow(2).mean(dim=(1, 2))
+    out = np.zeros((len(frames), 2), np.float32)
+    s = scores.numpy()
+    for i in range(len(frames)):
+        iy, ix = np.unravel_index(np.argmin(s[i]), s[i].shape)
+        out[i] = (ix - R + _vertex(s[i, iy, ix - 1:ix + 2]), iy - R + _vertex(s[i, iy - 1:iy + 2, ix]))
+    return out / scale
+
+
+def _vertex(v: np.ndarray) -> float:
+    """Sub-pixel offset of a parabola's minimum through three samples (0 at the edges)."""
+    if len(v) != 3 or not np.isfinite(v).all():
+        return 0.0
+    den = v[0] - 2 * v[1] + v[2]
+    return float(np.clip(0.5 * (v[0] - v[2]) / den, -0.5, 0.5)) if den > 0 else 0.0
+
+
+def shift_masks(masks: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """(H, W) mask moved by each (dx, dy) in pixels -> (F, H, W) (bilinear, zeros outside)."""
+    h, w = masks.shape
+    n = len(shifts)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1.0
+    theta[:, 0, 2] = -torch.as_tensor(shifts[:, 0], dtype=torch.float32) * 2 / w
+    theta[:, 1, 2] = -torch.as_tensor(shifts[:, 1], dtype=torch.float32) * 2 / h
+    grid = F.affine_grid(theta, (n, 1, h, w), align_corners=False)
+    src = torch.as_tensor(masks, dtype=torch.float32)[None, None].expand(n, 1, h, w)
+    return F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=False)[:, 0].numpy()
+
+
+def _widen(m: np.ndarray, px: float) -> np.ndarray:
+    """Max-filter along x only (the eyes' yaw residual is sideways)."""
+    k = int(round(px))
+    if k < 1:
+        return m
+    t = torch.as_tensor(m)[:, None]
+    return F.max_pool2d(t, (1, 2 * k + 1), 1, (0, k))[:, 0].numpy()
+
+
+@dataclass
+class ReferenceColours:
+    skin: np.ndarray   # (3,) RGB
+    lips: float        # luminance
+    brows: np.ndarray  # (3,) RGB
+
+
+def reference_colours(image: np.ndarray, lm, bx) -> ReferenceColours:
+    """Skin, lip luminance and brow colour of the reference frame (see the module doc)."""
+    h, w = image.shape[:2]
+    img = np.asarray(image, np.float32)
+    parts = {n: _mask(n, lm, bx, h, w)[0] for n in ("face", "mouth", "eyes", "brows")}
+    skin_w = parts["face"] * np.prod([1 - np.clip(3 * parts[n], 0, 1) for n in ("mouth", "eyes", "brows")], 0)
+    sel = skin_w > 0.99
+    skin = np.median(img[sel], 0) if sel.sum() >= 4 else np.median(img[parts["face"] > 0.5].reshape(-1, 3), 0)
+    if lm is not None:
+        lip_poly = torch.as_tensor(lm[:1, list(fi.LIPS_OUTER), :2])
+        from actalker.plugins.builtin.raster import polygon_masks
+
+        inside = polygon_masks(lip_poly, h, w, torch.zeros(1), torch.full((1,), 0.5))[0].numpy() > 0.99
+    else:
+        inside = parts["mouth"] > 0.99
+    lum = img @ LUMA
+    skin_l = float(skin @ LUMA)
+    lips = float(np.percentile(lum[inside], 75)) if inside.sum() >= 2 else skin_l
+    brow_px = img[parts["brows"] > 0.99]
+    if len(brow_px) >= 2:
+        d = np.linalg.norm(brow_px - skin, axis=-1)
+        brows = np.median(brow_px[d >= np.median(d)], 0)
+    else:
+        brows = skin * 0.6
+    return ReferenceColours(skin.astype(np.float32), lips, brows.astype(np.float32))
+
+
+def measure_openness(frames: np.ndarray, landmarks, boxes, reference: Optional[np.ndarray] = None,
+                     align: bool = True) -> Openness:
+    """Mouth and eye openness of each frame.
+
+    frames uint8 (F, H, W, 3); landmarks (478, 3) / (1, 478, 3) of the reference face, or
+    (F, 478, 3) per frame, normalised to the frames (None: box-only regions); boxes (4,),
+    (1, 4) or (F, 4) normalised xyxy; reference: the image the landmarks describe, at the
+    frames' size (default: the first frame). With static landmarks and ``align`` the
+    regions follow the head's translation.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) < 1:
+        raise ShapeError(f"frames must have shape (F, H, W, 3), got {frames.shape}")
+    n, h, w = frames.shape[:3]
+    lm, bx = _as_face(landmarks, boxes, n)
+    ref = frames[0] if reference is None else np.asarray(reference)
+    if ref.shape != frames.shape[1:]:
+        raise ShapeError(f"reference must have the frames' shape {frames.shape[1:]}, got {ref.shape}")
+    first = (None if lm is None else lm[:1], bx[:1])
+    colours = reference_colours(ref, *first)
+    size = _face_size(bx[0], h, w)
+    if len(bx) == n and n > 1:  # per-frame face: no alignment needed
+        mouth_m, eyes_m = _mask("mouth", lm, bx, h, w), _mask("eyes", lm, bx, h, w)
+        shifts = np.zeros((n, 2), np.float32)
+    else:
+        mouth_m, eyes_m = _mask("mouth", *first, h, w), _mask("eyes", *first, h, w)
+        shifts = np.zeros((n, 2), np.float32)
+        if align and n > 1:
+            face = _mask("face", *first, h, w)[0]
+            shifts = estimate_shifts(frames, ref, face, ALIGN_RANGE * size)
+        mouth_m, eyes_m = shift_masks(mouth_m[0], shifts), shift_masks(eyes_m[0], shifts)
+    eyes_m = _widen(eyes_m, EYE_WIDEN * size)
+
+    img = frames.astype(np.float32)
+    lum = img @ LUMA
+    base = max(min(float(colours.skin @ LUMA), colours.lips), 1.0)
+    lo, hi = MOUTH_DARK
+    interior = np.clip(((base - lum) / base - lo) / (hi - lo), 0, 1)
+    eye_px = np.minimum(np.linalg.norm(img - colours.skin, axis=-1), np.linalg.norm(img - colours.brows, axis=-1))
+    eye_px = np.clip(eye_px / EYE_DIST, 0, 1)
+
+    face_h, mouth_w, eye_w = _extents(lm, bx, h, w)
+    mouth = (mouth_m * interior).sum((1, 2)) / (mouth_w * face_h)
+    eyes = (eyes_m * eye_px).sum((1, 2)) / (eye_w * face_h)
+    return Openness(mouth.astype(np.float32), eyes.astype(np.float32), shifts)
+
+
+def _extents(lm, bx, h: int, w: int) -> tuple[float, float, float]:
+    """Face height, mouth width and summed eye widths of the first frame, in pixels."""
+    face_h = max(float(bx[0, 3] - bx[0, 1]) * h, 1.0)
+    if lm is None:
+        fw = float(bx[0, 2] - bx[0, 0]) * w
+        return face_h, max(0.6 * fw, 1.0), max(0.8 * fw, 1.0)
+    x = lm[0, :, 0] * w
+    width = lambda idx: float(x[list(idx)].max() - x[list(idx)].min())  # noqa: E731
+    return face_h, max(width(fi.LIPS_OUTER), 1.0), max(width(fi.LEFT_EYE) + width(fi.RIGHT_EYE), 1.0)
