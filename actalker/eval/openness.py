@@ -4,21 +4,18 @@ The measure is hand-crafted so a generator cannot satisfy it without drawing an 
 or open eyes:
 
 1. Regions: the built-in ``mouth`` and ``eyes`` regions from the reference face's landmarks
-   (static per clip for generated videos; per-frame landmarks are used as given). The eye
-   region is widened sideways a little, because head yaw moves the eyes more than the
-   face outline the alignment locks on to.
+   (static per clip for generated videos; per-frame landmarks are used as given).
 2. Alignment (static landmarks only): each frame's translation against the reference frame,
-   by a sum-of-squared-differences search over the face region (on a <= 64 px copy, with
-   parabolic sub-pixel refinement); the regions are shifted with it.
+   by a weighted sum-of-squared-differences search over the face without its rim (on a
+   <= 64 px copy, parabolic sub-pixel refinement), tracked from frame to frame so it cannot
+   jump to a wrong match (brows onto eyes); the regions are shifted with it.
 3. Colours from the reference frame: skin = median of the face outside mouth, eyes and
-   brows; lips = upper quartile luminance inside the lip contour; brows = the half of the
-   brow pixels furthest from skin.
+   brows; lips = upper quartile luminance inside the lip contour.
 4. Mouth openness = the soft count of mouth-interior pixels in the mouth region, where a
    pixel is interior in proportion to how much darker it is than the lips and skin
    (``MOUTH_DARK`` = (start, full) relative darkness).
-5. Eye openness = the soft count of eye pixels (sclera, iris) in the eye region: colour
-   distance to BOTH skin and brow colour (eyelid skin and brow hairs do not count), full
-   at ``EYE_DIST`` RGB units.
+5. Eye openness = the soft count of eye pixels (sclera, iris, pupil) in the eye region:
+   colour distance from the skin (closed lids are skin), full at ``EYE_DIST`` RGB units.
 Both counts are divided by (part width x face height) in pixels, so they read as an
 opening height in face heights, comparable across sizes and identities.
 
@@ -39,9 +36,11 @@ from actalker.plugins.builtin.regions import REGIONS
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 MOUTH_DARK = (0.10, 0.35)   # relative darkness vs min(lips, skin): starts / fully interior
-EYE_DIST = 60.0             # RGB distance from skin and brows at which a pixel is fully "eye"
-EYE_WIDEN = 0.06            # sideways widening of the eye region, fraction of face size
+EYE_DIST = 60.0             # RGB distance from skin at which a pixel is fully "eye"
+EYE_WIDEN = 0.0             # optional sideways widening of the eye region (fraction of face size)
 ALIGN_RANGE = 0.2           # search +- this fraction of the face size for the head shift
+ALIGN_ERODE = 0.1           # alignment ignores the outer rim of the face: yaw moves the outline less than the features
+ALIGN_STEP = 0.06            # the most the head moves between frames (face sizes): tracking, no jumps
 ALIGN_SIZE = 64             # alignment runs on a copy at most this many pixels high
 _MASKS = {r.name: r.mask for r in REGIONS}
 
@@ -58,13 +57,13 @@ class Openness:
 
 def _as_face(landmarks, boxes, n: int):
     """-> (landmarks (k, 478, 3) or None, boxes (k, 4)), k = 1 (static) or n (per frame)."""
-    bx = np.asarray(boxes, np.float32)
+    bx = np.array(boxes, np.float32)  # a copy: clip arrays are read-only memory maps
     bx = bx.reshape(-1, 4) if bx.size % 4 == 0 and bx.ndim <= 2 else None
     if bx is None or len(bx) not in (1, n):
         raise ShapeError(f"boxes must have shape (4,), (1, 4) or ({n}, 4), got {np.shape(boxes)}")
     if landmarks is None:
         return None, bx
-    lm = np.asarray(landmarks, np.float32)
+    lm = np.array(landmarks, np.float32)
     lm = lm[None] if lm.ndim == 2 else lm
     if lm.ndim != 3 or lm.shape[1] != fi.NUM_LANDMARKS or len(lm) not in (1, n):
         raise ShapeError(f"landmarks must have shape (478, 3), (1, 478, 3) or ({n}, 478, 3), got {np.shape(landmarks)}")
@@ -84,34 +83,38 @@ def _face_size(bx: np.ndarray, h: int, w: int) -> float:
 
 def estimate_shifts(frames: np.ndarray, reference: np.ndarray, weight: np.ndarray, max_shift: float) -> np.ndarray:
     """(F, 2) translation (dx, dy) in pixels of each frame against ``reference`` inside
-    ``weight`` (H, W): exhaustive SSD search on a downscaled copy, sub-pixel by parabola."""
-    h, w = frames.shape[1:3]
+    ``weight`` (H, W): exhaustive weighted-SSD search on a downscaled copy (as two
+    convolutions), sub-pixel by a parabola through the best score and its neighbours."""
+    h = frames.shape[1]
     scale = min(1.0, ALIGN_SIZE / h)
-    def small(x):  # (N, H, W, 3) uint8 -> (N, 3, h', w') float
+
+    def small(x):  # (N, H, W, C) -> (N, C, h', w') float
         t = torch.as_tensor(np.asarray(x), dtype=torch.float32).permute(0, 3, 1, 2)
         return F.interpolate(t, scale_factor=scale, mode="area") if scale < 1 else t
+
     f, r = small(frames), small(reference[None])[0]
-    wt = torch.as_tensor(weight, dtype=torch.float32)[None, None]
-    wt = (F.interpolate(wt, scale_factor=scale, mode="area") if scale < 1 else wt)[0, 0]
-    R = max(1, int(np.ceil(max_shift * scale)))
-    ys, xs = torch.nonzero(wt > 0.5, as_tuple=True)
+    wt = small(np.asarray(weight, np.float32)[None, :, :, None])[0, 0]
+    ys, xs = torch.nonzero(wt > 0.05, as_tuple=True)
+    n = len(frames)
     if len(ys) == 0:
-        return np.zeros((len(frames), 2), np.float32)
-    hh, ww = wt.shape
-    scores = torch.full((len(frames), 2 * R + 1, 2 * R + 1), float("inf"))
-    ref_px = r[:, ys, xs]  # (3, P)
-    for iy, dy in enumerate(range(-R, R + 1)):
-        for ix, dx in enumerate(range(-R, R + 1)):
-            yy, xx = ys + dy, xs + dx
-            ok = (yy >= 0) & (yy < hh) & (xx >= 0) & (xx < ww)
-            if int(ok.sum()) < 0.5 * len(ys):
-                continue
-            d = f[:, :, yy[ok], xx[ok]] - ref_px[None, :, ok]
-            scores[:, iy, ix] = d.pow(2).mean(dim=(1, 2))
-    out = np.zeros((len(frames), 2), np.float32)
-    s = scores.numpy()
-    for i in range(len(frames)):
-        iy, ix = np.unravel_index(np.argmin(s[i]), s[i].shape)
+        return np.zeros((n, 2), np.float32)
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    wt, r = wt[y0:y1, x0:x1], r[:, y0:y1, x0:x1]
+    R = max(1, int(np.ceil(max_shift * scale)))
+    pad = F.pad(f, (R, R, R, R), mode="replicate")[:, :, max(0, y0):y1 + 2 * R, max(0, x0):x1 + 2 * R]
+    # sum_p w (f(p+s) - r(p))^2 = conv(f^2, w) - 2 conv(f, w r) + const, summed over colours
+    k1 = wt[None, None].expand(1, 3, -1, -1)
+    k2 = (wt * r)[None]
+    scores = F.conv2d(pad.pow(2), k1) - 2 * F.conv2d(pad, k2)  # (F, 1, 2R+1, 2R+1)
+    s = scores[:, 0].numpy()
+    out = np.zeros((n, 2), np.float32)
+    step = max(1, int(np.ceil(ALIGN_STEP * max_shift / ALIGN_RANGE * scale)))
+    py, px = R, R  # track: each frame's best shift within `step` of the previous frame's
+    for i in range(n):
+        win = np.full_like(s[i], np.inf)
+        win[max(0, py - step):py + step + 1, max(0, px - step):px + step + 1] = 0
+        iy, ix = np.unravel_index(np.argmin(s[i] + win), s[i].shape)
+        py, px = iy, ix
         out[i] = (ix - R + _vertex(s[i, iy, ix - 1:ix + 2]), iy - R + _vertex(s[i, iy - 1:iy + 2, ix]))
     return out / scale
 
@@ -150,7 +153,6 @@ def _widen(m: np.ndarray, px: float) -> np.ndarray:
 class ReferenceColours:
     skin: np.ndarray   # (3,) RGB
     lips: float        # luminance
-    brows: np.ndarray  # (3,) RGB
 
 
 def reference_colours(image: np.ndarray, lm, bx) -> ReferenceColours:
@@ -171,13 +173,7 @@ def reference_colours(image: np.ndarray, lm, bx) -> ReferenceColours:
     lum = img @ LUMA
     skin_l = float(skin @ LUMA)
     lips = float(np.percentile(lum[inside], 75)) if inside.sum() >= 2 else skin_l
-    brow_px = img[parts["brows"] > 0.99]
-    if len(brow_px) >= 2:
-        d = np.linalg.norm(brow_px - skin, axis=-1)
-        brows = np.median(brow_px[d >= np.median(d)], 0)
-    else:
-        brows = skin * 0.6
-    return ReferenceColours(skin.astype(np.float32), lips, brows.astype(np.float32))
+    return ReferenceColours(skin.astype(np.float32), lips)
 
 
 def measure_openness(frames: np.ndarray, landmarks, boxes, reference: Optional[np.ndarray] = None,
@@ -208,7 +204,8 @@ def measure_openness(frames: np.ndarray, landmarks, boxes, reference: Optional[n
         mouth_m, eyes_m = _mask("mouth", *first, h, w), _mask("eyes", *first, h, w)
         shifts = np.zeros((n, 2), np.float32)
         if align and n > 1:
-            face = _mask("face", *first, h, w)[0]
+            face = _mask("face", *first, h, w)
+            face = -F.max_pool2d(-torch.as_tensor(face)[:, None], 2 * int(ALIGN_ERODE * size) + 1, 1, int(ALIGN_ERODE * size))[0, 0].numpy()
             shifts = estimate_shifts(frames, ref, face, ALIGN_RANGE * size)
         mouth_m, eyes_m = shift_masks(mouth_m[0], shifts), shift_masks(eyes_m[0], shifts)
     eyes_m = _widen(eyes_m, EYE_WIDEN * size)
@@ -218,8 +215,7 @@ def measure_openness(frames: np.ndarray, landmarks, boxes, reference: Optional[n
     base = max(min(float(colours.skin @ LUMA), colours.lips), 1.0)
     lo, hi = MOUTH_DARK
     interior = np.clip(((base - lum) / base - lo) / (hi - lo), 0, 1)
-    eye_px = np.minimum(np.linalg.norm(img - colours.skin, axis=-1), np.linalg.norm(img - colours.brows, axis=-1))
-    eye_px = np.clip(eye_px / EYE_DIST, 0, 1)
+    eye_px = np.clip(np.linalg.norm(img - colours.skin, axis=-1) / EYE_DIST, 0, 1)
 
     face_h, mouth_w, eye_w = _extents(lm, bx, h, w)
     mouth = (mouth_m * interior).sum((1, 2)) / (mouth_w * face_h)

@@ -54,6 +54,7 @@ def make_accelerator(cfg):
     import os
 
     from accelerate import Accelerator
+    from accelerate.utils import DistributedDataParallelKwargs
 
     # Several processes on a machine without GPUs (`accelerate launch --multi_gpu` starts
     # them with torchrun; `--cpu` would need MPI): run them as CPU processes over gloo.
@@ -64,6 +65,9 @@ def make_accelerator(cfg):
         mixed_precision=cfg.train.mixed_precision,
         # The LR schedule is in optimizer steps; we step it only when the optimizer steps.
         step_scheduler_with_optimizer=False,
+        # Closed gates and dropped conditions leave whole branches out of a process's graph;
+        # DDP must be told, or processes wait on each other's gradients forever.
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
 
 

@@ -57,13 +57,14 @@ def test_train_command_writes_a_loadable_model(world, tmp_path):
     assert main(["train", "--config", str(config), f"train.output_dir={out}", "--no-progress", "--resume"]) == 0
 
 
-def test_accelerate_launch_two_cpu_processes(world, tmp_path):
+def test_accelerate_launch_two_processes_on_cpu(world, tmp_path):
     root, config = world
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--cpu",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "actalker.cli",
-           "train", "--config", str(config), f"train.output_dir={out}", "train.checkpoint_every=2", "--no-progress"]
+    # configs/accelerate/cpu_2proc.yaml: torchrun-launched processes that train on the CPU
+    # (`accelerate launch --cpu --num_processes 2` would need MPI to start the second one).
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+           str(REPO / "configs" / "accelerate" / "cpu_2proc.yaml"), "-m", "actalker.cli", "train", "--config", str(config), f"train.output_dir={out}", "train.checkpoint_every=2", "--no-progress"]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ckpt = out / "checkpoints" / "step-00000002"

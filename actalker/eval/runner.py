@@ -1,0 +1,120 @@
+"""Control metrics of a model: generate held-out clips at several gate settings, measure.
+
+For each clip and gate setting the pipeline gets the clip's first frame as the reference
+portrait, every branch's features from the clip (the plugin's ``from_clip``) and the
+reference face's landmarks (first frame, static). The generated frames are measured with
+the openness estimator (colours and alignment from the generated first frame) and scored
+against the clip's own driving audio, motion track and ground truth.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from actalker.errors import InputError
+from actalker.eval.control import FOLLOW, LEAK, aggregate, audio_envelope, clip_metrics, motion_eye_track
+from actalker.eval.openness import measure_openness
+
+LABELS = {"mouth_audio": "mouth~audio", "eyes_motion": "eyes~motion", "leak_mouth_motion": "|mouth~motion|",
+          "leak_eyes_audio": "|eyes~audio|", "mouth_truth": "mouth~truth", "eyes_truth": "eyes~truth"}
+
+
+def parse_gate_settings(text: str, branches: list[str]) -> list[dict[str, float]]:
+    """"audio=1,motion=1;audio=1,motion=0" -> [{audio: 1, motion: 1}, ...]; a branch left
+    out of a setting is closed (0)."""
+    out = []
+    for part in [p.strip() for p in text.split(";") if p.strip()]:
+        gates = {b: 0.0 for b in branches}
+        for item in [i.strip() for i in part.split(",") if i.strip()]:
+            name, eq, value = item.partition("=")
+            name = name.strip()
+            if not eq or name not in branches:
+                raise InputError(f"--gates {part!r}: expected BRANCH=G items with branches from {branches}, got {item!r}")
+            try:
+                gates[name] = float(value)
+            except ValueError:
+                raise InputError(f"--gates {item!r}: {value!r} is not a number") from None
+            if not np.isfinite(gates[name]) or gates[name] < 0:
+                raise InputError(f"--gates {item!r}: a gate must be a finite number >= 0")
+        out.append(gates)
+    if not out:
+        raise InputError("--gates: no gate setting given, e.g. 'audio=1,motion=1;audio=0,motion=1'")
+    return out
+
+
+def setting_name(gates: dict[str, float]) -> str:
+    return ",".join(f"{k}={v:g}" for k, v in gates.items())
+
+
+def clip_tracks(clip, num_frames: int) -> dict:
+    """The driving signals of a clip as per-frame tracks (None where the clip lacks one)."""
+    audio = clip.audio
+    return {
+        "audio_env": None if audio is None else audio_envelope(audio, clip.fps, num_frames),
+        "motion_eye": motion_eye_track(np.asarray(clip.motion))[:num_frames],
+        "truth": {k: np.asarray(v)[:num_frames] for k, v in clip.truth.items()},
+    }
+
+
+def generate_clip(pipe, clip, gates: dict[str, float], num_frames: int, steps: Optional[int], seed: int):
+    """Frames (F, H, W, 3) generated for ``clip`` and the reference face at their size."""
+    import torch
+
+    from actalker.core.sampling import crop_boxes, crop_points, fit_image
+
+    s = pipe.config.sampling
+    ref = clip.frames(0, 1)[0]
+    h, w = int(s.height), int(s.width)
+    conditions = {}
+    for b in pipe.branches:
+        feats = pipe.registry.modality(b.modality).from_clip(clip, b.options)
+        conditions[b.name] = torch.as_tensor(feats)[:num_frames]
+    lm = np.asarray(clip.landmarks[:1], np.float32)
+    bx = np.asarray(clip.boxes[:1], np.float32)
+    frames = pipe(ref, conditions, gates=gates, landmarks=lm, boxes=bx, num_frames=num_frames,
+                  num_inference_steps=steps, height=h, width=w, fps=clip.fps, seed=seed, progress=False)
+    _, crop = fit_image(ref, h, w)
+    lm = crop_points(torch.as_tensor(lm), crop).numpy()
+    bx = crop_boxes(torch.as_tensor(bx), crop).numpy()
+    return frames, lm, bx
+
+
+def evaluate_control(pipe, clips, settings: list[dict[str, float]], num_frames: Optional[int] = None,
+                     steps: Optional[int] = None, seed: int = 0, log=print) -> dict:
+    """{"settings": [{"gates", "name", "metrics" (aggregate), "clips" (rows), "tracks"}]}."""
+    results = []
+    for gates in settings:
+        rows, tracks = [], []
+        for i, clip in enumerate(clips):
+            n = min(clip.num_frames, num_frames or clip.num_frames)
+            frames, lm, bx = generate_clip(pipe, clip, gates, n, steps, seed + i)
+            o = measure_openness(frames, lm, bx)
+            t = clip_tracks(clip, n)
+            row = clip_metrics(o.mouth, o.eyes, t["audio_env"], t["motion_eye"], t["truth"])
+            rows.append({"clip": clip.id, **row})
+            tracks.append({"mouth": o.mouth, "eyes": o.eyes, **t})
+            if log:
+                log(f"[{setting_name(gates)}] {clip.id}: " + ", ".join(
+                    f"{LABELS[k]} {row[k]:+.2f}" for k in FOLLOW + LEAK if k in row))
+        results.append({"gates": gates, "name": setting_name(gates), "metrics": aggregate(rows, tracks),
+                        "clips": rows, "tracks": tracks})
+    return {"settings": results}
+
+
+def markdown_table(result: dict) -> str:
+    """One row per gate setting: mean [95% CI] of each metric, chance level of leakages."""
+    keys = [k for k in FOLLOW + LEAK if any(k in s["metrics"] for s in result["settings"])]
+    head = "| gates | clips | " + " | ".join(LABELS[k] for k in keys) + " |"
+    lines = [head, "|" + "---|" * (len(keys) + 2)]
+    for s in result["settings"]:
+        m = s["metrics"]
+        cells = []
+        for k in keys:
+            if k not in m:
+                cells.append("-")
+                continue
+            c = f"{m[k]['mean']:+.2f} [{m[k]['lo']:+.2f}, {m[k]['hi']:+.2f}]"
+            cells.append(c + (f" (chance {m[k]['chance']:.2f})" if "chance" in m[k] else ""))
+        lines.append(f"| {s['name']} | {len(s['clips'])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

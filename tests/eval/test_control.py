@@ -1,0 +1,81 @@
+"""Control metrics on constructed tracks: followers, leak-free and leaking sequences."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from actalker.errors import InputError, ShapeError
+from actalker.eval.control import aggregate, audio_envelope, bootstrap_ci, clip_metrics, motion_eye_track, pearson
+from actalker.eval.runner import markdown_table, parse_gate_settings
+
+N = 60
+
+
+def _smooth(rng, n=N):
+    return np.convolve(rng.normal(size=n + 8), np.ones(9) / 9, mode="valid")
+
+
+def _tracks(seed):
+    rng = np.random.default_rng(seed)
+    return _smooth(rng), _smooth(rng)  # audio envelope, motion eye track: independent
+
+
+def test_perfect_follower_and_leak_free():
+    audio, eye = _tracks(0)
+    m = clip_metrics(mouth=2 * audio + 1, eyes=0.1 * eye, audio_env=audio, motion_eye=eye)
+    assert m["mouth_audio"] == pytest.approx(1.0) and m["eyes_motion"] == pytest.approx(1.0)
+    assert m["leak_mouth_motion"] == pytest.approx(abs(pearson(audio, eye)))
+
+
+def test_leaking_sequence_is_detected():
+    rows, tracks = [], []
+    for seed in range(12):
+        audio, eye = _tracks(seed)
+        eyes = eye + 1.5 * audio  # the eyes move with the audio: leakage
+        rows.append(clip_metrics(audio, eyes, audio, eye))
+        tracks.append({"mouth": audio, "eyes": eyes, "audio_env": audio, "motion_eye": eye})
+    agg = aggregate(rows, tracks)
+    leak = agg["leak_eyes_audio"]
+    assert leak["mean"] > 0.7 and leak["lo"] > leak["chance"] + 0.3
+    assert agg["leak_mouth_motion"]["mean"] < 0.5  # the mouth does not leak
+
+
+def test_constant_track_follows_nothing():
+    audio, _ = _tracks(1)
+    assert pearson(np.full(N, 0.3), audio) == 0.0
+    m = clip_metrics(np.zeros(N), np.zeros(N), audio, audio)
+    assert m["mouth_audio"] == 0.0 and m["mouth_std"] == 0.0
+    with pytest.raises(ShapeError):
+        pearson(np.zeros(5), np.zeros(6))
+
+
+def test_bootstrap_ci_brackets_the_mean_and_is_seeded():
+    v = np.random.default_rng(2).normal(0.5, 0.1, 30)
+    lo, hi = bootstrap_ci(v)
+    assert lo < v.mean() < hi and hi - lo < 0.2
+    assert bootstrap_ci(v) == (lo, hi)
+
+
+def test_audio_envelope_and_motion_eye_track():
+    t = np.arange(16000) / 16000
+    audio = np.sin(2 * np.pi * 200 * t) * (t > 0.5)  # silence, then a tone
+    env = audio_envelope(audio, 25.0, 25)
+    assert env[:10].max() < 1e-6 and env[15:].min() > 0.6
+    motion = np.zeros((4, 58), np.float32)
+    from actalker.media.face import MOTION_FEATURE_NAMES
+
+    motion[:, MOTION_FEATURE_NAMES.index("eyeBlinkLeft")] = [0, 1, 0.5, 0]
+    motion[:, MOTION_FEATURE_NAMES.index("eyeBlinkRight")] = [0, 1, 0.5, 1]
+    assert np.allclose(motion_eye_track(motion), [1, 0, 0.5, 0.5])
+
+
+def test_gate_settings_and_table():
+    s = parse_gate_settings("audio=1,motion=1; audio=1", ["audio", "motion"])
+    assert s == [{"audio": 1.0, "motion": 1.0}, {"audio": 1.0, "motion": 0.0}]
+    for bad in ("eeg=1", "audio=x", "audio=-1", " ; "):
+        with pytest.raises(InputError):
+            parse_gate_settings(bad, ["audio", "motion"])
+    audio, eye = _tracks(3)
+    rows = [clip_metrics(audio, eye, audio, eye)] * 3
+    table = markdown_table({"settings": [{"name": "audio=1,motion=1", "clips": rows, "metrics": aggregate(rows)}]})
+    assert "mouth~audio" in table and "+1.00" in table
