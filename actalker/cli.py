@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "preprocess",
     "train",
     "eval",
+    "sweep",
 )
 
 

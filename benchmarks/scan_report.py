@@ -1,6 +1,6 @@
 """Selective-scan benchmark: chunked vs reference vs mambapy's pscan, time and peak memory.
 
-    .venv/bin/python benchmarks/scan_report.py [--repeat 5] [--cases small,medium,large]
+    .venv/bin/python benchmarks/scan_report.py [--repeat 5] [--cases small,medium,large] [--threads N]
 
 prints a Markdown table. Timing: best of ``--repeat`` runs after one warm-up, in this process.
 Memory: each (case, implementation, mode) runs once in a fresh subprocess; the number is the
@@ -155,8 +155,11 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--cases", default="small,medium,large")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--measure", nargs=6, metavar=("IMPL", "MODE", "B", "D", "N", "L"), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
     if a.measure:
         impl, mode, *case = a.measure
         print(json.dumps({"peak_mib": measure_peak_here(impl, tuple(map(int, case)), mode)}))

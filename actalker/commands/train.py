@@ -29,13 +29,11 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from actalker.config import load_config
     from actalker.plugins import load_registry
-    from actalker.train.build import build_parts
     from actalker.train.loop import train
 
     registry = load_registry()
     cfg, resolved = load_config(args.config, args.overrides, registry=registry)
-    parts = build_parts(cfg, registry)
-    result = train(cfg, resume=args.resume, parts=parts, resolved=resolved, progress=not args.no_progress)
+    result = train(cfg, resume=args.resume, resolved=resolved, progress=not args.no_progress, registry=registry)
     if result.stopped_by is not None:
         return 128 + int(result.stopped_by)
     return 0

@@ -3,7 +3,8 @@
 Following: Pearson r between the measured openness and the signal that should drive it
 (mouth vs the driving audio's envelope, eyes vs the motion track's eye openness, and each
 vs the ground truth when the clip has one). Leakage: |r| of a part against the OTHER
-signal (mouth vs the motion eye track, eyes vs the audio envelope). Independent smooth
+signal (mouth vs the motion eye track, mouth vs the driver's own mouth carried in the motion
+features (jawOpen), eyes vs the audio envelope). Independent smooth
 50-frame tracks correlate by chance, so the aggregate also gives the chance level of each
 leakage (the same |r| with the signal of another clip).
 
@@ -23,7 +24,7 @@ ENV_WINDOW_S = 0.04  # audio RMS window centred on each frame (as the synthetic 
 BOOTSTRAP = 2000
 
 FOLLOW = ("mouth_audio", "mouth_truth", "eyes_motion", "eyes_truth")
-LEAK = ("leak_mouth_motion", "leak_eyes_audio")
+LEAK = ("leak_mouth_motion", "leak_mouth_driver", "leak_eyes_audio")
 
 
 def pearson(a, b) -> float:
@@ -51,27 +52,37 @@ def audio_envelope(audio: np.ndarray, fps: float, num_frames: int, sr: int = 160
     return np.sqrt(np.maximum(csum[hi] - csum[lo], 0) / (2 * half)).astype(np.float32)
 
 
-def motion_eye_track(motion: np.ndarray) -> np.ndarray:
-    """Eye openness of a motion track (F, 58): 1 - mean(eyeBlinkLeft, eyeBlinkRight)."""
+def _motion_columns(motion: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     from actalker.media.face import MOTION_FEATURE_NAMES
 
     motion = np.asarray(motion, np.float32)
     if motion.ndim != 2 or motion.shape[1] != len(MOTION_FEATURE_NAMES):
         raise ShapeError(f"motion must have shape (frames, {len(MOTION_FEATURE_NAMES)}), got {motion.shape}")
-    cols = [MOTION_FEATURE_NAMES.index(n) for n in ("eyeBlinkLeft", "eyeBlinkRight")]
-    return 1.0 - motion[:, cols].mean(1)
+    return motion[:, [MOTION_FEATURE_NAMES.index(n) for n in names]]
 
 
-def clip_metrics(mouth, eyes, audio_env=None, motion_eye=None, truth: Optional[dict] = None) -> dict:
+def motion_eye_track(motion: np.ndarray) -> np.ndarray:
+    """Eye openness of a motion track (F, 58): 1 - mean(eyeBlinkLeft, eyeBlinkRight)."""
+    return 1.0 - _motion_columns(motion, ("eyeBlinkLeft", "eyeBlinkRight")).mean(1)
+
+
+def motion_mouth_track(motion: np.ndarray) -> np.ndarray:
+    """The driver's own mouth openness in a motion track (F, 58): jawOpen."""
+    return _motion_columns(motion, ("jawOpen",))[:, 0]
+
+
+def clip_metrics(mouth, eyes, audio_env=None, motion_eye=None, truth: Optional[dict] = None,
+                 motion_mouth=None) -> dict:
     """Metrics of one clip from its measured tracks (F,) and driving signals (F,) or None.
 
     Keys present only when their inputs are: mouth_audio, eyes_motion, mouth_truth,
-    eyes_truth, leak_mouth_motion, leak_eyes_audio; always mouth_std, eyes_std, frames.
+    eyes_truth, leak_mouth_motion, leak_mouth_driver, leak_eyes_audio; always mouth_std,
+    eyes_std, frames.
     """
     mouth, eyes = np.asarray(mouth, np.float64), np.asarray(eyes, np.float64)
     n = len(mouth)
     cut = lambda x: None if x is None else np.asarray(x, np.float64)[:n]  # noqa: E731
-    audio_env, motion_eye = cut(audio_env), cut(motion_eye)
+    audio_env, motion_eye, motion_mouth = cut(audio_env), cut(motion_eye), cut(motion_mouth)
     truth = truth or {}
     out = {"frames": n, "mouth_std": float(mouth.std()), "eyes_std": float(eyes.std())}
     if audio_env is not None:
@@ -80,6 +91,8 @@ def clip_metrics(mouth, eyes, audio_env=None, motion_eye=None, truth: Optional[d
     if motion_eye is not None:
         out["eyes_motion"] = pearson(eyes, motion_eye)
         out["leak_mouth_motion"] = abs(pearson(mouth, motion_eye))
+    if motion_mouth is not None:
+        out["leak_mouth_driver"] = abs(pearson(mouth, motion_mouth))
     if truth.get("mouth_open") is not None:
         out["mouth_truth"] = pearson(mouth, cut(truth["mouth_open"]))
     if truth.get("eye_open") is not None:
@@ -103,7 +116,8 @@ def chance_leakage(tracks: list[dict]) -> dict:
     out = {}
     if len(tracks) < 2:
         return out
-    pairs = {"leak_mouth_motion": ("mouth", "motion_eye"), "leak_eyes_audio": ("eyes", "audio_env")}
+    pairs = {"leak_mouth_motion": ("mouth", "motion_eye"), "leak_mouth_driver": ("mouth", "motion_mouth"),
+             "leak_eyes_audio": ("eyes", "audio_env")}
     for key, (part, signal) in pairs.items():
         vals = []
         for i, t in enumerate(tracks):
@@ -119,7 +133,7 @@ def chance_leakage(tracks: list[dict]) -> dict:
 
 def aggregate(rows: list[dict], tracks: Optional[list[dict]] = None, level: float = 0.95) -> dict:
     """name -> {mean, lo, hi, n} over clips (bootstrap CI of the mean); with ``tracks``
-    (per clip: mouth, eyes, audio_env, motion_eye) leakage metrics get a ``chance`` level."""
+    (per clip: mouth, eyes, audio_env, motion_eye, motion_mouth) leakage metrics get a ``chance`` level."""
     chance = chance_leakage(tracks or [])
     out = {}
     for key in FOLLOW + LEAK + ("mouth_std", "eyes_std"):

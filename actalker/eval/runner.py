@@ -13,7 +13,8 @@ from typing import Optional
 import numpy as np
 
 from actalker.errors import InputError
-from actalker.eval.control import FOLLOW, LEAK, aggregate, audio_envelope, clip_metrics, motion_eye_track
+from actalker.eval.control import (FOLLOW, LEAK, aggregate, audio_envelope, clip_metrics, motion_eye_track,
+                                   motion_mouth_track)
 from actalker.eval.openness import measure_openness
 
 LABELS = {"mouth_audio": "mouth~audio", "eyes_motion": "eyes~motion", "leak_mouth_motion": "|mouth~motion|",
@@ -53,6 +54,7 @@ def clip_tracks(clip, num_frames: int) -> dict:
     return {
         "audio_env": None if audio is None else audio_envelope(audio, clip.fps, num_frames),
         "motion_eye": motion_eye_track(np.asarray(clip.motion))[:num_frames],
+        "motion_mouth": motion_mouth_track(np.asarray(clip.motion))[:num_frames],
         "truth": {k: np.asarray(v)[:num_frames] for k, v in clip.truth.items()},
     }
 
@@ -70,8 +72,8 @@ def generate_clip(pipe, clip, gates: dict[str, float], num_frames: int, steps: O
     for b in pipe.branches:
         feats = pipe.registry.modality(b.modality).from_clip(clip, b.options)
         conditions[b.name] = torch.as_tensor(feats)[:num_frames]
-    lm = np.asarray(clip.landmarks[:1], np.float32)
-    bx = np.asarray(clip.boxes[:1], np.float32)
+    lm = np.array(clip.landmarks[:1], np.float32)  # copies: clip arrays are read-only maps
+    bx = np.array(clip.boxes[:1], np.float32)
     frames = pipe(ref, conditions, gates=gates, landmarks=lm, boxes=bx, num_frames=num_frames,
                   num_inference_steps=steps, height=h, width=w, fps=clip.fps, seed=seed, progress=False)
     _, crop = fit_image(ref, h, w)
@@ -91,7 +93,7 @@ def evaluate_control(pipe, clips, settings: list[dict[str, float]], num_frames: 
             frames, lm, bx = generate_clip(pipe, clip, gates, n, steps, seed + i)
             o = measure_openness(frames, lm, bx)
             t = clip_tracks(clip, n)
-            row = clip_metrics(o.mouth, o.eyes, t["audio_env"], t["motion_eye"], t["truth"])
+            row = clip_metrics(o.mouth, o.eyes, t["audio_env"], t["motion_eye"], t["truth"], t["motion_mouth"])
             rows.append({"clip": clip.id, **row})
             tracks.append({"mouth": o.mouth, "eyes": o.eyes, **t})
             if log:

@@ -59,10 +59,15 @@ def make_accelerator(cfg):
     # Several processes on a machine without GPUs (`accelerate launch --multi_gpu` starts
     # them with torchrun; `--cpu` would need MPI): run them as CPU processes over gloo.
     cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+    precision = cfg.train.mixed_precision
+    if precision == "fp16" and not torch.cuda.is_available():
+        # The recipe's fp16 (with loss scaling) is for GPUs; on a CPU it is slow and unstable.
+        print("warning: train.mixed_precision=fp16 needs a GPU; training in float32", flush=True)
+        precision = "no"
     return Accelerator(
         cpu=cpu,
         gradient_accumulation_steps=cfg.train.grad_accum,
-        mixed_precision=cfg.train.mixed_precision,
+        mixed_precision=precision,
         # The LR schedule is in optimizer steps; we step it only when the optimizer steps.
         step_scheduler_with_optimizer=False,
         # Closed gates and dropped conditions leave whole branches out of a process's graph;
@@ -89,7 +94,9 @@ def warmup_lambda(warmup: int):
 
 
 def train(cfg, resume: bool = False, parts: Optional[TrainParts] = None, resolved: Optional[dict] = None,
-          accelerator=None, progress: bool = True) -> TrainResult:
+          accelerator=None, progress: bool = True, registry=None) -> TrainResult:
+    """Train; ``parts`` default to ``build_parts(cfg, registry)`` (built after seeding, so
+    the initial weights follow the config's seed)."""
     from accelerate.utils import set_seed
 
     t = cfg.train
@@ -104,7 +111,7 @@ def train(cfg, resume: bool = False, parts: Optional[TrainParts] = None, resolve
     if parts is None:
         from actalker.train.build import build_parts
 
-        parts = build_parts(cfg)
+        parts = build_parts(cfg, registry)
     pipe = parts.pipeline
     if accelerator.is_main_process:
         _save_config(cfg, resolved, out, resumed=ckpt is not None)

@@ -46,7 +46,11 @@ def test_motion_features_match_truth():
     c = make_clip(0, 0, num_frames=20, size=32, speech_source="syllables")
     col = {n: i for i, n in enumerate(MOTION_FEATURE_NAMES)}
     t, m = c["truth"], c["motion"]
-    np.testing.assert_allclose(m[:, col["jawOpen"]], t["mouth_open"])
+    np.testing.assert_allclose(m[:, col["jawOpen"]], t["driver_mouth"])
+    # the driver's mouth is talking-like but independent of the clip's own speech
+    assert t["driver_mouth"].std() > 0.1
+    long = make_clip(0, 1, num_frames=250, size=16, speech_source="syllables")["truth"]
+    assert abs(_r(long["driver_mouth"], long["mouth_open"])) < 0.3
     np.testing.assert_allclose(m[:, col["eyeBlinkLeft"]], 1 - t["eye_open"], atol=1e-6)
     np.testing.assert_allclose(m[:, col["browInnerUp"]], t["brow_raise"])
     np.testing.assert_allclose(m[:, col["yaw"]], t["yaw"])

@@ -79,3 +79,19 @@ def test_gate_settings_and_table():
     rows = [clip_metrics(audio, eye, audio, eye)] * 3
     table = markdown_table({"settings": [{"name": "audio=1,motion=1", "clips": rows, "metrics": aggregate(rows)}]})
     assert "mouth~audio" in table and "+1.00" in table
+
+
+def test_mouth_copying_the_drivers_mouth_is_caught_as_leakage():
+    from actalker.eval.control import clip_metrics, motion_mouth_track
+    from actalker.media.face import MOTION_FEATURE_NAMES
+
+    rng = np.random.default_rng(3)
+    n = 200
+    motion = np.zeros((n, len(MOTION_FEATURE_NAMES)), np.float32)
+    driver = np.clip(np.convolve(rng.random(n + 4), np.ones(5) / 5, "valid"), 0, 1)
+    motion[:, MOTION_FEATURE_NAMES.index("jawOpen")] = driver
+    audio_env = np.convolve(rng.random(n + 4), np.ones(5) / 5, "valid")
+    leaking = clip_metrics(driver, rng.random(n), audio_env, motion_mouth=motion_mouth_track(motion))
+    clean = clip_metrics(audio_env, rng.random(n), audio_env, motion_mouth=motion_mouth_track(motion))
+    assert leaking["leak_mouth_driver"] > 0.99
+    assert clean["leak_mouth_driver"] < 0.3 and clean["mouth_audio"] > 0.99

@@ -155,6 +155,14 @@ def motion_track(num_frames: int, fps: float, rng: np.random.Generator) -> dict[
     }
 
 
+def driver_mouth(num_frames: int, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """Mouth openness of the imaginary driving-video person: the same fixed audio -> mouth
+    mapping applied to their own (synthetic, never heard) speech, so it looks like talking
+    but is independent of the clip's audio."""
+    own = normalise_audio(syllable_speech(num_frames / fps, rng), fps, num_frames)
+    return mouth_from_audio(own, fps, num_frames)
+
+
 def speech(duration_s: float, rng: np.random.Generator, source: str = "auto") -> tuple[np.ndarray, str]:
     """Speech audio at 16 kHz and which source made it ("espeak" or "syllables")."""
     if source == "espeak" or (source == "auto" and espeak_available()):
