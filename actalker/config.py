@@ -9,7 +9,8 @@ Composition, in order (later wins):
   3. Dotlist overrides, e.g. ``model.branches.audio.gate=0.5``; ``branches.`` is short
      for ``model.branches.``.
 Mappings merge key by key; lists are replaced. A branch set to null is removed, so a
-delta can drop a branch of its base (``branches: {motion: null}``).
+delta can drop a branch of its base (``branches: {motion: null}``); the removed branch also
+leaves ``guidance.order`` and ``guidance.scales``.
 
 Validation: phase 1 is the core schema (``actalker.core.config.Config``); an unknown key
 names its full dotted path and the closest valid key. Phase 2 (``validate_branches``,
@@ -112,6 +113,13 @@ def compose(name_or_path: str | Path | None = None, overrides: Iterable[str] = (
     branches = (merged.get("model") or {}).get("branches")
     if isinstance(branches, dict):
         merged["model"]["branches"] = {k: v for k, v in branches.items() if v is not None}
+        removed = {k for k, v in branches.items() if v is None}
+        guidance = merged.get("guidance")
+        if removed and isinstance(guidance, dict):  # a removed branch leaves the guidance chain too
+            if isinstance(guidance.get("order"), list):
+                guidance["order"] = [b for b in guidance["order"] if b not in removed]
+            if isinstance(guidance.get("scales"), dict):
+                guidance["scales"] = {k: v for k, v in guidance["scales"].items() if k not in removed}
     return merged
 
 

@@ -80,6 +80,18 @@ def metric_columns(variants: list[dict]) -> list[str]:
     return sorted({k for v in variants for k in v["metrics"]}, key=metric_sort_key)
 
 
+def table_columns(columns: list[str]) -> list[str]:
+    """Markdown columns: every control metric with all branches open, and per solo setting
+    the two following metrics (the CSV has every column)."""
+    from actalker.eval.control import FOLLOW, LEAK
+
+    control = [c for c in columns if c.partition("[")[0] in FOLLOW + LEAK]
+    if not control:
+        return columns
+    solo = [c for c in control if not c.endswith("[all]") and c.partition("[")[0] in ("mouth_audio", "eyes_motion")]
+    return [c for c in control if c.endswith("[all]")] + solo
+
+
 def main_metrics(columns: list[str]) -> list[str]:
     main = [c for c in columns if c.endswith("[all]") and c.partition("[")[0] in MAIN_ORDER[:4]]
     return (main or columns)[:MAX_PLOTTED]
@@ -128,6 +140,29 @@ def markdown_text(variants: list[dict], columns: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def noise_text(variants: list[dict], columns: list[str], k: float = 2.0) -> str:
+    """Which differences from the reference variant (the first with several seeds) exceed
+    ``k`` times its seed-to-seed sd. With two seeds the sd is a rough estimate: read this as
+    a screen, not a test."""
+    ref = next((v for v in variants if len(v["seeds"]) > 1), None)
+    if ref is None:
+        return "No variant has several seeds: seed-to-seed noise is unknown.\n"
+    lines = [f"Differences from `{ref['variant']}` larger than {k:g} x its seed-to-seed sd "
+             f"(seeds {', '.join(map(str, ref['seeds']))}):", ""]
+    for v in variants:
+        if v is ref or not v["metrics"]:
+            continue
+        big = []
+        for c in columns:
+            r, m = ref["metrics"].get(c), v["metrics"].get(c)
+            if r is None or m is None or r["sd"] is None:
+                continue
+            if abs(m["mean"] - r["mean"]) > k * r["sd"]:
+                big.append(f"{c} {m['mean'] - r['mean']:+.3f} (sd {r['sd']:.3f})")
+        lines.append(f"- {v['variant']}: " + ("; ".join(big) if big else "none"))
+    return "\n".join(lines) + "\n"
+
+
 def plot(path: Path, variants: list[dict], metrics: list[str], title: str) -> Path | None:
     """Bar per variant for each main metric; dots = seeds, error bars = sd over seeds."""
     shown = [v for v in variants if v["metrics"]]
@@ -170,7 +205,10 @@ def write_results(out: Path, sweep: Sweep, records=None) -> dict[str, Path]:
     paths = {"csv": out / "results.csv", "runs_csv": out / "runs.csv", "md": out / "results.md"}
     write_text_atomic(paths["csv"], csv_text(variants, columns))
     write_text_atomic(paths["runs_csv"], runs_csv_text(runs, columns))
-    write_text_atomic(paths["md"], f"# Sweep {sweep.name}\n\n" + markdown_text(variants, columns))
+    note = ("Cells: mean ± sd over seeds. `m[s]` = metric m at gate setting s (all: every branch open; a branch "
+            "name: that branch alone). Every metric is in results.csv.\n\n")
+    write_text_atomic(paths["md"], f"# Sweep {sweep.name}\n\n{note}" + markdown_text(variants, table_columns(columns))
+                      + "\n" + noise_text(variants, table_columns(columns)))
     png = plot(out / "results.png", variants, main_metrics(columns), f"sweep {sweep.name}")
     if png is not None:
         paths["png"] = png

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from actalker.errors import ConfigError
 from actalker.plugins.validation import describe_error
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+,-]*$")
 Delta = Union[list[str], dict[str, Any], None]
 
 
@@ -119,8 +119,12 @@ class Sweep:
 def _value(v: Any) -> str:
     """A dotlist value that omegaconf parses back to ``v`` (JSON is YAML flow syntax)."""
     if isinstance(v, str):
-        return json.dumps(v) if v == "" or not re.fullmatch(r"[A-Za-z0-9_./:+-]+", v) or v.lower() in (
-            "null", "true", "false", "none", "~") else v
+        plain = re.fullmatch(r"[A-Za-z0-9_./:+-]+", v) is not None
+        try:
+            plain = plain and yaml.safe_load(v) == v  # "no", "1e3", "null" must stay strings
+        except yaml.YAMLError:
+            plain = False
+        return v if plain else json.dumps(v)
     return json.dumps(v)
 
 
@@ -167,7 +171,7 @@ def expand(spec: SweepSpec, where: str) -> list[tuple[str, list[str], list[int]]
     seen = set()
     for name, _, seeds in variants:
         if not NAME_RE.match(name) or ".." in name:
-            raise ConfigError(f"{where}: variant name '{name}' must use letters, digits and _ . = + - only")
+            raise ConfigError(f"{where}: variant name '{name}' must use letters, digits and _ . = + , - only")
         if name in seen:
             raise ConfigError(f"{where}: two variants are named '{name}'")
         if len(set(seeds)) != len(seeds):

@@ -53,8 +53,8 @@ def build_dataset(cfg, split: str):
 def build_parts(cfg, registry=None):
     from actalker.train.loop import TrainParts
 
+    train = build_dataset(cfg, cfg.data.train_split)  # data problems first: they are quick to report
     pipe = build_pipeline(cfg, registry)
-    train = build_dataset(cfg, cfg.data.train_split)
     val = None
     if cfg.train.validate_every:
         try:

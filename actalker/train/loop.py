@@ -84,6 +84,9 @@ def train_generator(seed: int, rank: int) -> torch.Generator:
 def make_loader(cfg, dataset, transform, rank: int = 0, world: int = 1, start_batch: int = 0) -> DataLoader:
     """This process's endless stream of micro-batches, starting at ``start_batch``."""
     seed = run_seed(cfg)
+    if len(dataset) < cfg.train.batch_size * world:
+        raise ConfigError(f"the training set has {len(dataset)} windows, fewer than one global batch "
+                          f"(train.batch_size {cfg.train.batch_size} x {world} processes)")
     sampler = ResumableBatchSampler(len(dataset), cfg.train.batch_size, seed, rank, world, start_batch=start_batch)
     return DataLoader(SeededItems(dataset, seed, transform), batch_sampler=sampler, collate_fn=collate,
                       num_workers=cfg.data.num_workers)
@@ -97,11 +100,29 @@ def train(cfg, resume: bool = False, parts: Optional[TrainParts] = None, resolve
           accelerator=None, progress: bool = True, registry=None) -> TrainResult:
     """Train; ``parts`` default to ``build_parts(cfg, registry)`` (built after seeding, so
     the initial weights follow the config's seed)."""
+    own = accelerator is None
+    accelerator = accelerator or make_accelerator(cfg)
+    try:
+        return _train(cfg, accelerator, resume, parts, resolved, progress, registry)
+    finally:
+        if own and accelerator.num_processes == 1:
+            _forget_accelerate_state()
+
+
+def _forget_accelerate_state() -> None:
+    """accelerate keeps process-wide singletons (device, precision); a later in-process run
+    (a sweep, a test) with other settings needs them cleared."""
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+
+
+def _train(cfg, accelerator, resume, parts, resolved, progress, registry) -> TrainResult:
     from accelerate.utils import set_seed
 
     t = cfg.train
     out = Path(t.output_dir)
-    accelerator = accelerator or make_accelerator(cfg)
     seed = run_seed(cfg)
     ckpt = latest_checkpoint(out) if resume else None
     if not resume and latest_checkpoint(out) is not None:
@@ -113,6 +134,8 @@ def train(cfg, resume: bool = False, parts: Optional[TrainParts] = None, resolve
 
         parts = build_parts(cfg, registry)
     pipe = parts.pipeline
+    if ckpt is not None:
+        _check_resume_config(cfg, out)
     if accelerator.is_main_process:
         _save_config(cfg, resolved, out, resumed=ckpt is not None)
 
@@ -231,6 +254,29 @@ def _any_process(accelerator, flag: bool) -> bool:
         return flag
     t = torch.tensor([1.0 if flag else 0.0], device=accelerator.device)
     return bool(accelerator.reduce(t, reduction="sum").item() > 0)
+
+
+def _check_resume_config(cfg, out: Path) -> None:
+    """A checkpoint only fits the model it came from: compare the model sections."""
+    import yaml
+
+    saved_path = out / "config.yaml"
+    if not saved_path.is_file():
+        return
+    saved = (yaml.safe_load(saved_path.read_text()) or {}).get("model")
+    now = cfg.model_dump(mode="json")["model"]
+    if saved is not None and saved != now:
+        key = _first_difference(saved, now, "model")
+        raise ConfigError(f"--resume: {key} differs from the run in {out} (see its config.yaml); "
+                          f"a checkpoint only resumes the same model")
+
+
+def _first_difference(a, b, path: str) -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a) + [k for k in b if k not in a]:
+            if a.get(k) != b.get(k):
+                return _first_difference(a.get(k), b.get(k), f"{path}.{k}")
+    return path
 
 
 def _save_config(cfg, resolved, out: Path, resumed: bool) -> None:

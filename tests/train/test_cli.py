@@ -46,7 +46,12 @@ def test_train_command_writes_a_loadable_model(world, tmp_path):
     root, config = world
     out = tmp_path / "run"
     torch.set_num_threads(1)
-    assert main(["train", "--config", str(config), f"train.output_dir={out}", "--no-progress"]) == 0
+    assert main(["train", "--config", str(config), f"train.output_dir={out}", "train.validate_every=2",
+                 "--no-progress"]) == 0
+    from actalker.media import read_video
+
+    video, _ = read_video(out / "val" / "step-00000002.mp4")  # generated | real, side by side
+    assert video.shape[0] == FRAMES and video.shape[2] == 2 * SIZE
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2] and all(r["loss"] > 0 for r in log)
     assert list((out / "tensorboard").iterdir())
@@ -72,3 +77,17 @@ def test_accelerate_launch_two_processes_on_cpu(world, tmp_path):
     assert (out / "model" / "actalker_model.json").is_file()
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2]  # only the main process logs
+
+
+def test_train_command_reports_config_mistakes_in_one_line(world, tmp_path, capsys):
+    root, config = world
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(config), "data.root=null", f"train.output_dir={out}"]) == 2
+    assert "data.root is not set" in capsys.readouterr().err
+    assert main(["train", "--config", str(config), "train.trainabel=pcm", f"train.output_dir={out}"]) == 2
+    assert "trainable" in capsys.readouterr().err
+    assert main(["train", "--config", str(config), f"train.output_dir={out}", "train.max_steps=1",
+                 "--no-progress"]) == 0
+    assert main(["train", "--config", str(config), f"train.output_dir={out}", "model.cond_dim=16",
+                 "--resume", "--no-progress"]) == 2
+    assert "model.cond_dim" in capsys.readouterr().err

@@ -138,3 +138,11 @@ def test_checkpoint_round_trip_restores_weights_and_optimizer(tmp_path):
     assert all(torch.equal(saved[k], loaded[k]) for k in saved)
     assert all(int(s["step"]) == 2 for s in opt.state_dict()["state"].values())
     assert len(opt.state_dict()["state"]) == len(named)
+
+
+def test_back_to_back_runs_in_one_process_with_other_precision(tmp_path):
+    # accelerate's process-wide state must not leak from one run into the next (sweeps).
+    for precision in ("bf16", "no"):
+        cfg = tiny_config(tmp_path / precision, max_steps=1, mixed_precision=precision)
+        result = train(cfg, parts=tiny_parts(cfg), progress=False)
+        assert result.model_dir is not None and result.step == 1
