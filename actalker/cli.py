@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "synth",
     "preprocess",
     "train",
+    "train_vae",
     "eval",
     "sweep",
 )

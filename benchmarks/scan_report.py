@@ -6,8 +6,9 @@ prints a Markdown table. Timing: best of ``--repeat`` runs after one warm-up, in
 Memory: each (case, implementation, mode) runs once in a fresh subprocess; the number is the
 peak resident set size (VmHWM, reset through /proc/self/clear_refs after the inputs exist)
 minus the resident size at that moment, i.e. what the operation adds on top of its inputs
-(intermediates, saved tensors, outputs, gradients). RSS counts torch's CPU allocations,
-which tracemalloc does not see. ``bench_scan.py`` runs the same cases under pytest-benchmark.
+(intermediates, saved tensors, outputs, gradients), with glibc's mmap threshold fixed at
+64 KiB so freed blocks are not kept around. RSS counts torch's CPU allocations, which
+tracemalloc does not see. ``bench_scan.py`` runs the same cases under pytest-benchmark.
 """
 from __future__ import annotations
 
@@ -98,7 +99,10 @@ def measure_peak_here(impl, case, mode) -> float:
 
 def measure_peak(impl, case, mode) -> float:
     cmd = [sys.executable, __file__, "--measure", impl, mode, *map(str, case)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    # a fixed mmap threshold makes glibc return freed large blocks at once, so the peak is
+    # what the operation holds, not what the allocator happened to keep from earlier steps
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
 
 

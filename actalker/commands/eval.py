@@ -44,6 +44,9 @@ def register(subparsers) -> None:
     c.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     c.add_argument("--out", required=True, type=Path, help="results JSON; the plot goes to the same name .png")
     c.set_defaults(func=run_control)
+    from actalker.eval.video_cli import add_video_subcommand  # `eval video`: PSNR, SSIM, LMD, FID, ...
+
+    add_video_subcommand(sub)
 
 
 def _clips(data: Path, split: str, limit):

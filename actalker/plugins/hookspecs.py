@@ -38,13 +38,14 @@ def register_regions(register: Callable[["RegionSpec"], None]) -> None:  # noqa:
     """Declare facial regions: call ``register(RegionSpec(...))`` once per region."""
 
 
-# --- later lifecycle stages (placeholders: declared now so plugins written against them
-# --- load without a check_pending error; the host does not consume them yet) -----------
+# --- later lifecycle stages: register_metrics is consumed by `actalker eval video`
+# --- (actalker/eval/registry.py); register_datasets is still a placeholder ---------------
 
 
 @hookspec
 def register_metrics(register: Callable[[Any], None]) -> None:
-    """Placeholder for evaluation metrics (issue: eval). Declarations are not consumed yet."""
+    """Declare video metrics for `actalker eval video`: call ``register(MetricSpec(...))``
+    (``actalker.eval.registry.MetricSpec``) once per metric."""
 
 
 @hookspec

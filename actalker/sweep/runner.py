@@ -105,10 +105,13 @@ def gate_settings(branches: list[str], text: Optional[str]) -> list[tuple[str, d
 
     out = []
     for part in [p for p in text.split(";") if p.strip()]:
-        kept = ",".join(i for i in part.split(",") if i.split("=")[0].strip() in branches)
+        items = [i for i in part.split(",") if i.strip()]
+        kept = [i for i in items if i.split("=")[0].strip() in branches]
         if not kept:
             continue
-        gates = parse_gate_settings(kept, branches)[0]
+        gates = parse_gate_settings(",".join(kept), branches)[0]
+        if len(kept) < len(items) and not any(g > 0 for g in gates.values()):
+            continue  # the setting opened only branches this model lacks
         label = "+".join(b for b, g in gates.items() if g > 0) or "none"
         out.append(("all" if all(g > 0 for g in gates.values()) else label, gates))
     if not out:

@@ -1,0 +1,62 @@
+"""The embedded demo model: where it lives, how it is exported and loaded.
+
+``actalker/assets/demo_model/`` is a pipeline folder (``ACTalkerPipeline.save_pretrained``)
+with the weights stored in float16 to stay small; ``load_demo_pipeline`` casts them back to
+float32 on the CPU. ``export_demo_model(src, dst)`` writes a trained model folder there.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+DEMO_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "demo_model"
+MAX_BYTES = 20 * 1024 * 1024
+
+
+def demo_model_present(path: Optional[Path] = None) -> bool:
+    path = Path(path or DEMO_MODEL_DIR)
+    return (path / "actalker_model.json").is_file() and any(path.rglob("*.safetensors"))
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+def load_demo_pipeline(path: Optional[Path] = None, registry=None):
+    """The shipped pipeline in float32 on the CPU (weights are stored in float16)."""
+    from actalker.core.pipeline import ACTalkerPipeline
+
+    pipe = ACTalkerPipeline.from_pretrained(Path(path or DEMO_MODEL_DIR), registry=registry)
+    return pipe.to(device="cpu", dtype=torch.float32)
+
+
+def export_demo_model(src, dst=None, half: bool = True) -> Path:
+    """Copy a trained model folder to ``dst`` (default: the package's demo_model), weights in fp16."""
+    from actalker.core.pipeline import ACTalkerPipeline
+
+    dst = Path(dst or DEMO_MODEL_DIR)
+    pipe = ACTalkerPipeline.from_pretrained(Path(src))
+    if half:
+        pipe.to(dtype=torch.float16)
+    tmp = dst.with_name(dst.name + ".export")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    pipe.save_pretrained(tmp)
+    size = folder_bytes(tmp)
+    if size > MAX_BYTES:
+        shutil.rmtree(tmp)
+        raise RuntimeError(f"exported model is {size / 2**20:.1f} MB, over the {MAX_BYTES / 2**20:.0f} MB limit")
+    if dst.exists():
+        shutil.rmtree(dst)
+    tmp.rename(dst)
+    return dst
+
+
+if __name__ == "__main__":  # python -m actalker.demo.model SRC [DST]
+    import sys
+
+    out = export_demo_model(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)
+    print(f"exported {sys.argv[1]} -> {out} ({folder_bytes(out) / 2**20:.1f} MB)")
