@@ -69,14 +69,15 @@ def builtin_metrics() -> list[MetricSpec]:
     ]
 
 
-def load_metric_registry(plugins: Optional[str] = None) -> MetricRegistry:
-    """Built-in metrics, then those of plugins implementing ``register_metrics``."""
+def load_metric_registry(plugins: Optional[str] = None, extra=()) -> MetricRegistry:
+    """Built-in metrics, then those of plugins implementing ``register_metrics``
+    (``plugins``: the ACTALKER_PLUGINS selection; ``extra``: more plugin modules)."""
     from actalker.plugins.manager import build_manager
 
     reg = MetricRegistry()
     for spec in builtin_metrics():
         reg.add(spec, "builtin")
-    pm, _, _ = build_manager(plugins)
+    pm, _, _ = build_manager(plugins, extra)
     for impl in pm.hook.register_metrics.get_hookimpls():
         owner = impl.plugin_name
         try:

@@ -2,7 +2,8 @@
 
 Each metric's entry: ``{"status": "computed", "values": {...}}``, ``{"status": "not
 computed", "reason": "give --arcface PATH"}`` or ``{"status": "failed", "reason": msg}``
-(a user error in one metric is recorded and the others still run)."""
+(a user error in one metric is recorded and the others still run). In the JSON an infinite
+value (PSNR of identical frames) is written as null."""
 from __future__ import annotations
 
 import json

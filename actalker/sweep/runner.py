@@ -69,12 +69,28 @@ def train_subprocess(base, overrides, resume, log_path: Path) -> None:
     with open(log_path, "a") as log:
         log.write(f"$ {' '.join(cmd)}\n")
         log.flush()
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    if proc.returncode in (130, 128 + 2):
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        interrupts = 0
+        while True:
+            try:
+                rc = proc.wait()
+                break
+            except KeyboardInterrupt:  # the child got the same Ctrl-C: let it save its checkpoint
+                interrupts += 1
+                if interrupts > 1:
+                    proc.kill()
+    _check_rc(rc if not interrupts else STOPPED[0], log_path)
+
+
+STOPPED = (128 + 2, 128 + 15)  # `actalker train` stopped by SIGINT / SIGTERM after a checkpoint
+
+
+def _check_rc(rc: int, log_path: Path) -> None:
+    if rc in STOPPED:
         raise KeyboardInterrupt
-    if proc.returncode != 0:
+    if rc != 0:
         tail = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()][-1:] or ["?"]
-        raise RuntimeError(f"training exited with status {proc.returncode}: {tail[0].strip()} (see {log_path})")
+        raise RuntimeError(f"training exited with status {rc}: {tail[0].strip()} (see {log_path})")
 
 
 def train_in_process(base, overrides, resume, log_path: Path) -> None:
@@ -85,9 +101,7 @@ def train_in_process(base, overrides, resume, log_path: Path) -> None:
     with open(log_path, "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         log.write(f"$ actalker {' '.join(train_command(base, overrides, resume))}\n")
         rc = main(train_command(base, overrides, resume))
-    if rc != 0:
-        tail = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()][-1:] or ["?"]
-        raise RuntimeError(f"training exited with status {rc}: {tail[0].strip()} (see {log_path})")
+    _check_rc(rc, log_path)
 
 
 # ---- evaluation ---------------------------------------------------------------------------

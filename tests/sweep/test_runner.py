@@ -147,3 +147,13 @@ def test_cli_trains_each_run_in_a_subprocess(data, tmp_path, capsys):
     assert (out / "full" / "seed-0" / "done.json").is_file()
     assert "-m actalker.cli train" in (out / "full" / "seed-0" / "train.log").read_text()
     assert "1 of 1 runs done" in capsys.readouterr().out
+
+
+def test_a_stopped_training_stops_the_sweep(data, tmp_path, monkeypatch):
+    import actalker.cli
+
+    monkeypatch.setattr(actalker.cli, "main", lambda argv: 130)  # `actalker train` stopped by Ctrl-C
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(ci_sweep(), tmp_path / "out", extra=[f"data.root={data}"], in_process=True, progress=False, log=None)
+    assert "interrupted" in (tmp_path / "out" / "full" / "seed-0" / "error.txt").read_text()
+    assert not (tmp_path / "out" / "no_id_token").exists()

@@ -1,0 +1,191 @@
+"""`actalker demo`: the embedded model on a held-out synthetic identity.
+
+The synthetic world is procedural, so the demo's inputs are made at run time from a world
+seed that training never uses (training data is seed 0, evaluation seeds are 1000+):
+
+* the portrait, its face landmarks and the speech clip: clip ``DEMO_INDEX`` of world
+  ``DEMO_SEED`` (an identity no model has seen);
+* the motion track: the motion of another clip of that world (``DEMO_INDEX + 1``), so the
+  eyes/brows have nothing to do with the speech.
+
+Three videos from the same noise: both gates open, audio only, motion only. Written to OUT:
+``demo.mp4`` (both gates, speech muxed), ``demo_strip.mp4`` (the three side by side, with
+labels, speech muxed), ``demo_strip.png`` (a few frames per column with labels) and
+``demo.json`` (inputs, settings, timings).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Optional
+
+import numpy as np
+
+DEMO_SEED = 424242   # never used to make training or evaluation data
+DEMO_INDEX = 0
+DEMO_FRAMES = 75     # 3 s at 25 fps
+SETTINGS = (("both gates open", {"audio": 1.0, "motion": 1.0}),
+            ("audio only", {"audio": 1.0, "motion": 0.0}),
+            ("motion only", {"audio": 0.0, "motion": 1.0}))
+SCALE = 3            # display upscaling of the 64 px frames
+PNG_FRAMES = 6
+
+
+def make_inputs(num_frames: int = DEMO_FRAMES, size: int = 64, fps: float = 25.0, seed: int = DEMO_SEED,
+                index: int = DEMO_INDEX) -> dict:
+    """Portrait, face, speech and an independent motion track from the held-out world."""
+    from actalker.data.synth.world import make_clip
+
+    face = make_clip(seed, index, num_frames=num_frames, size=size, fps=fps)
+    driver = make_clip(seed, index + 1, num_frames=num_frames, size=size, fps=fps)
+    return {"face": face, "motion": np.asarray(driver["motion"], np.float32),
+            "motion_truth": {k: np.asarray(v) for k, v in driver["truth"].items()},
+            "seed": seed, "index": index, "fps": fps, "num_frames": num_frames}
+
+
+def clip_view(inputs: dict):
+    """A Clip-like view (what the modality plugins' ``from_clip`` read) of the demo inputs."""
+    c = inputs["face"]
+    return SimpleNamespace(id=c["clip_id"], identity=c["identity"], fps=inputs["fps"],
+                           num_frames=inputs["num_frames"], audio=np.asarray(c["audio"], np.float32),
+                           motion=inputs["motion"], landmarks=np.asarray(c["landmarks"], np.float32),
+                           boxes=np.asarray(c["boxes"], np.float32), truth={})
+
+
+def conditions_for(pipe, inputs: dict) -> dict:
+    import torch
+
+    view = clip_view(inputs)
+    out = {}
+    for b in pipe.branches:
+        feats = pipe.registry.modality(b.modality).from_clip(view, b.options)
+        out[b.name] = torch.as_tensor(feats)[: inputs["num_frames"]]
+    return out
+
+
+def _label(img: np.ndarray, text: str) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    bar = 14
+    canvas = Image.new("RGB", (img.shape[1], img.shape[0] + bar), (255, 255, 255))
+    canvas.paste(Image.fromarray(img), (0, bar))
+    ImageDraw.Draw(canvas).text((3, 1), text, fill=(0, 0, 0))
+    return np.asarray(canvas)
+
+
+def _upscale(frames: np.ndarray, k: int) -> np.ndarray:
+    return frames.repeat(k, axis=-3).repeat(k, axis=-2)
+
+
+def strip_video(videos: list[np.ndarray], labels: list[str], k: int = SCALE) -> np.ndarray:
+    """(F, H, W, 3) per setting -> (F, H*k + label, n*W*k + gaps, 3), labelled columns."""
+    cols = []
+    for v, name in zip(videos, labels):
+        big = _upscale(v, k)
+        cols.append(np.stack([_label(f, name) for f in big]))
+    gap = np.full((*cols[0].shape[:2], 4, 3), 255, np.uint8)
+    parts = []
+    for i, c in enumerate(cols):
+        parts += [c] + ([gap] if i < len(cols) - 1 else [])
+    return np.concatenate(parts, axis=2)
+
+
+def strip_png(path: Path, videos: list[np.ndarray], labels: list[str], fps: float, n: int = PNG_FRAMES,
+              k: int = SCALE) -> Path:
+    """Rows = frames (time down), columns = settings; a header row with the labels."""
+    from PIL import Image, ImageDraw
+
+    f = videos[0].shape[0]
+    idx = np.linspace(0, f - 1, n).round().astype(int)
+    h, w = videos[0].shape[1] * k, videos[0].shape[2] * k
+    head, left, gap = 16, 48, 4
+    W = left + len(videos) * (w + gap)
+    H = head + n * (h + gap)
+    canvas = Image.new("RGB", (W, H), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    for j, name in enumerate(labels):
+        draw.text((left + j * (w + gap) + 3, 2), name, fill=(0, 0, 0))
+    for r, i in enumerate(idx):
+        y = head + r * (h + gap)
+        draw.text((3, y + h // 2 - 5), f"{i / fps:.2f}s", fill=(0, 0, 0))
+        for j, v in enumerate(videos):
+            canvas.paste(Image.fromarray(_upscale(v[i], k)), (left + j * (w + gap), y))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path)
+    return path
+
+
+def run_demo(out="outputs/demo", steps: Optional[int] = None, seed: int = 0, model_dir=None,
+             allow_untrained: bool = False, num_frames: int = DEMO_FRAMES, log=print) -> dict:
+    """Generate the demo; returns {"files": {...}, "seconds": ..., "trained": bool}."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from actalker.demo.model import DEMO_MODEL_DIR, demo_model_present, load_demo_pipeline
+    from actalker.errors import InputError
+    from actalker.media.video import write_video
+
+    t0 = time.time()
+    out = Path(out)
+    model_dir = Path(model_dir) if model_dir else DEMO_MODEL_DIR
+    trained = demo_model_present(model_dir)
+    banner = "!" * 78
+    if trained:
+        pipe = load_demo_pipeline(model_dir)
+        source = str(model_dir)
+    else:
+        msg = (f"NO TRAINED DEMO MODEL at {model_dir} (the weights are not shipped in this checkout). "
+               "Train it with `make demo-model` (scripts/train_demo.sh, ~45 min on 2 CPU cores).")
+        if not allow_untrained:
+            raise InputError(msg + " Or pass --allow-untrained to run with RANDOM weights (noise, not a result).")
+        log(f"{banner}\n{msg}\nRUNNING WITH FRESH, UNTRAINED WEIGHTS: the output is noise and shows nothing.\n{banner}")
+        pipe = untrained_pipeline()
+        source = "untrained (random weights)"
+    torch.manual_seed(seed)
+    s = pipe.config.sampling
+    size = int(s.height)
+    inputs = make_inputs(num_frames=num_frames, size=size, fps=float(s.fps))
+    face = inputs["face"]
+    conditions = conditions_for(pipe, inputs)
+    ref = np.asarray(face["frames"][0])
+    lm, bx = np.asarray(face["landmarks"][:1], np.float32), np.asarray(face["boxes"][:1], np.float32)
+    videos, timings = [], {}
+    bar = tqdm(SETTINGS, desc="demo", unit="video", dynamic_ncols=True)
+    for name, gates in bar:
+        bar.set_postfix_str(name)
+        t = time.time()
+        frames = pipe(ref, conditions, gates=gates, landmarks=lm, boxes=bx, num_frames=num_frames,
+                      num_inference_steps=steps, fps=inputs["fps"], seed=seed, progress=False)
+        timings[name] = round(time.time() - t, 2)
+        videos.append(frames)
+    bar.close()
+    labels = [n for n, _ in SETTINGS]
+    audio = np.asarray(face["audio"], np.float32)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "video": write_video(out / "demo.mp4", _upscale(videos[0], SCALE), inputs["fps"], audio=audio),
+        "strip_video": write_video(out / "demo_strip.mp4", strip_video(videos, labels), inputs["fps"], audio=audio),
+        "strip_png": strip_png(out / "demo_strip.png", videos, labels, inputs["fps"]),
+    }
+    info = {"model": source, "trained": trained, "identity": face["identity"],
+            "world": {"seed": inputs["seed"], "face_clip": inputs["index"], "motion_clip": inputs["index"] + 1},
+            "frames": num_frames, "fps": inputs["fps"], "size": size, "steps": int(steps or s.steps), "seed": seed,
+            "settings": {n: g for n, g in SETTINGS}, "seconds_per_video": timings}
+    info["seconds"] = round(time.time() - t0, 1)
+    (out / "demo.json").write_text(json.dumps(info, indent=2) + "\n")
+    files["info"] = out / "demo.json"
+    return {"files": files, "seconds": info["seconds"], "trained": trained, "videos": videos, "inputs": inputs}
+
+
+def untrained_pipeline():
+    """The demo config's pipeline with fresh weights (untrained VAE too): only for showing
+    the machinery when no trained model exists. Never presented as a result."""
+    from actalker.config import load_config
+    from actalker.plugins import load_registry
+    from actalker.train.build import build_pipeline
+
+    registry = load_registry()
+    cfg, _ = load_config("demo", [], registry=registry)
+    return build_pipeline(cfg, registry)

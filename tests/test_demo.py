@@ -1,0 +1,100 @@
+"""The demo: end to end through the CLI (with the shipped model when present, else a tiny
+fresh one saved to a temporary folder), the refusal without weights, the shipped model's
+size and dtype, and the VAE stage on a tiny synthetic world."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from actalker.cli import main
+from actalker.demo.model import DEMO_MODEL_DIR, MAX_BYTES, demo_model_present, folder_bytes
+
+TINY = [
+    "model.unet.config.block_out_channels=[32,32]",
+    "model.unet.config.down_block_types=[CrossAttnDownBlockSpatioTemporal,DownBlockSpatioTemporal]",
+    "model.unet.config.up_block_types=[UpBlockSpatioTemporal,CrossAttnUpBlockSpatioTemporal]",
+    "model.unet.config.num_attention_heads=[2,2]",
+    "model.unet.config.cross_attention_dim=16",
+    "model.pcm.down_levels=[0]",
+    "model.pcm.up_levels=[1]",
+    "model.pcm.d_state=4",
+    "model.cond_dim=8",
+    "model.identity.dim=8",
+    "model.vae.config.block_out_channels=[32,32,32]",
+    "branches.audio.options.hidden=16",
+    "branches.motion.options.hidden=16",
+]
+
+
+def _tiny_model(path):
+    from actalker.config import load_config
+    from actalker.plugins import load_registry
+    from actalker.train.build import build_pipeline
+
+    registry = load_registry()
+    cfg, _ = load_config("demo", TINY, registry=registry)
+    build_pipeline(cfg, registry).save_pretrained(path)
+    return path
+
+
+def test_demo_end_to_end(tmp_path, capsys):
+    from actalker.media.audio import read_audio
+    from PIL import Image
+
+    shipped = demo_model_present()
+    model = DEMO_MODEL_DIR if shipped else _tiny_model(tmp_path / "tiny_model")
+    out = tmp_path / "out"
+    frames = 12
+    assert main(["demo", "--model", str(model), "--out", str(out), "--steps", "2", "--frames", str(frames)]) == 0
+    printed = capsys.readouterr().out
+    for name in ("demo.mp4", "demo_strip.mp4", "demo_strip.png", "demo.json"):
+        assert (out / name).is_file() and str(out / name) in printed
+    info = json.loads((out / "demo.json").read_text())
+    assert info["trained"] is True and info["frames"] == frames  # a saved model folder counts as trained
+    assert set(info["settings"]) == {"both gates open", "audio only", "motion only"}
+    audio = read_audio(out / "demo.mp4")
+    assert len(audio) > 0.3 * frames / info["fps"] * 16000  # the speech is muxed
+    png = Image.open(out / "demo_strip.png")
+    assert png.width > 3 * info["size"] and png.height > info["size"]
+
+
+def test_demo_refuses_without_weights(tmp_path, capsys):
+    code = main(["demo", "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "NO TRAINED DEMO MODEL" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(not demo_model_present(), reason="the trained demo model is not in this checkout")
+def test_shipped_model_is_small_and_loads_in_float32():
+    from actalker.demo.model import load_demo_pipeline
+
+    assert folder_bytes(DEMO_MODEL_DIR) <= MAX_BYTES
+    pipe = load_demo_pipeline()
+    assert next(pipe.denoiser.parameters()).dtype == torch.float32
+    assert next(pipe.vae.parameters()).dtype == torch.float32
+    assert set(pipe.branch_names) == {"audio", "motion"}
+
+
+def test_vae_stage_on_a_tiny_world(tmp_path):
+    from diffusers import AutoencoderKLTemporalDecoder
+
+    from actalker.config import load_config
+    from actalker.data.synth.world import write_synthetic_clip
+    from actalker.data.manifest import build_manifest
+    from actalker.plugins import load_registry
+    from actalker.train.vae import train_vae
+
+    data = tmp_path / "data"
+    for i in range(3):
+        write_synthetic_clip(data, 5, i, num_frames=6, size=32, speech_source="syllables")
+    build_manifest(data)
+    cfg, _ = load_config("demo", TINY + [f"data.root={data}", "data.size=32", "data.train_split=all"],
+                         registry=load_registry())
+    vae_dir = train_vae(cfg, tmp_path / "stage", steps=2, batch_size=2, num_frames=2, progress=False, log=None or (lambda *_: None))
+    vae = AutoencoderKLTemporalDecoder.from_pretrained(vae_dir)
+    assert np.isfinite(vae.config.scaling_factor) and vae.config.scaling_factor > 0
+    assert (tmp_path / "stage" / "vae_log.jsonl").read_text().strip()
