@@ -72,6 +72,7 @@ def train_vae(cfg, out_dir, steps: int = 2000, minutes: Optional[float] = None, 
 
     seed = int(cfg.seed if seed is None else seed)
     torch.manual_seed(seed)
+    torch.set_flush_denormal(True)  # tiny activations must not fall onto the CPU's slow denormal path
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     d = cfg.data
