@@ -57,6 +57,7 @@ class Clip:
 
     path: Path
     meta: dict = field(repr=False)
+    start: float = 0.0  # seconds: a whole stored clip starts at 0 (training windows do not)
 
     @classmethod
     def read(cls, path: str | Path) -> "Clip":

@@ -76,6 +76,7 @@ class ClipDataset(torch.utils.data.Dataset):
             "motion": torch.from_numpy(np.array(clip.motion[idx], np.float32)),
             "truth": {k: torch.from_numpy(v[idx]) for k, v in clip.truth.items()},
             "clip_id": clip.id,
+            "clip_path": str(clip.path),
             "start": float(start),
         }
         if clip.audio is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
@@ -110,6 +111,8 @@ class WindowClip:
     audio: Optional[np.ndarray]
     truth: dict
     _frames: torch.Tensor  # (F, 3, H, W) in [-1, 1]
+    path: Optional[Path] = None  # the stored clip's folder, for plugins whose data lives there
+    start: float = 0.0  # seconds from the clip's start to the window's first frame
 
     def frames(self) -> np.ndarray:
         x = ((self._frames.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
@@ -132,4 +135,6 @@ class WindowClip:
             audio=audio,
             truth=item.get("truth") or {},
             _frames=item["frames"],
+            path=Path(item["clip_path"]) if item.get("clip_path") else None,
+            start=float(item.get("start", 0.0)),
         )

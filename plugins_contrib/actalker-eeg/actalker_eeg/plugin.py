@@ -38,7 +38,10 @@ def from_clip(clip, opts: EEGOptions) -> torch.Tensor:
         raise PluginError(
             f"clip {getattr(clip, 'id', '?')}: EEG is not part of clip data; put the recording in the clip folder as {CLIP_FILE}"
         )
-    return load(Path(folder) / CLIP_FILE, clip.num_frames, clip.fps, opts, on_short="pad")
+    # A training window starts `clip.start` seconds into the recording: compute the frames up
+    # to its end and keep the window's own.
+    skip = int(round(getattr(clip, "start", 0.0) * clip.fps))
+    return load(Path(folder) / CLIP_FILE, skip + clip.num_frames, clip.fps, opts, on_short="pad")[skip:]
 
 
 class EEGEncoder(torch.nn.Module):
