@@ -10,7 +10,7 @@ TORCH_INDEX ?=
 CONTRIB := plugins_contrib/actalker-eeg plugins_contrib/actalker-headpose plugins_contrib/actalker-blink
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench install clean-venv
+.PHONY: demo demo-model test test-slow bench install clean-venv
 
 $(STAMP): pyproject.toml constraints-cpu.txt $(foreach p,$(CONTRIB),$(p)/pyproject.toml)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/actalker demo $(ARGS)
+
+# Train the embedded demo model from scratch (configs/demo.yaml; ~35-45 min on 2 CPU cores)
+# and install it as actalker/assets/demo_model. ARGS: the run folder (default runs/demo).
+demo-model: $(STAMP)
+	ACTALKER=$(VENV)/bin/actalker PYTHON=$(PY) scripts/train_demo.sh $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider $(ARGS)

@@ -10,7 +10,8 @@ RUN=${1:-runs/demo}
 ACT=${ACTALKER:-actalker}
 PY=${PYTHON:-python}
 DATA=${DATA:-$RUN/synth}
-VAE_MINUTES=${VAE_MINUTES:-5}
+VAE_STEPS=${VAE_STEPS:-700}
+VAE_MINUTES=${VAE_MINUTES:-8}
 OVERRIDES=${OVERRIDES:-}
 mkdir -p "$RUN"
 start=$(date +%s)
@@ -18,7 +19,7 @@ if [ ! -f "$DATA/manifest.json" ]; then
   "$ACT" synth --out "$DATA" --clips 300 --frames 50 --size 64 --fps 25 --seed 0
 fi
 if [ ! -f "${VAE_DIR:-$RUN/vae_stage}/vae/config.json" ]; then
-  "$ACT" train-vae --config demo data.root="$DATA" --out "$RUN/vae_stage" --minutes "$VAE_MINUTES" --steps 3000 --no-progress
+  "$ACT" train-vae --config demo data.root="$DATA" --out "$RUN/vae_stage" --steps "$VAE_STEPS" --minutes "$VAE_MINUTES" --lr 2e-3 --frames 2 --batch-size 8 --no-progress
 fi
 VAE_DIR=${VAE_DIR:-$RUN/vae_stage}
 echo "[train_demo] VAE stage done at $(( $(date +%s) - start )) s"

@@ -23,6 +23,10 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--kl-weight", type=float, default=1e-5)
     p.add_argument("--region-weight", type=float, default=4.0, help="extra loss weight inside the mouth and eyes")
+    p.add_argument("--init", default=None, help="start from this saved VAE folder (OUT/vae of an earlier stage)")
+    p.add_argument("--decoder-only", action="store_true",
+                   help="train only the decoder: latents and scaling factor stay as in --init")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -32,8 +36,16 @@ def run(args) -> int:
     from actalker.plugins import load_registry
     from actalker.train.vae import train_vae
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.decoder_only and not args.init:
+        from actalker.errors import InputError
+
+        raise InputError("--decoder-only needs --init (the VAE whose encoder to keep)")
     cfg, _ = load_config(args.config, args.overrides, registry=load_registry())
     train_vae(cfg, args.out, steps=args.steps, minutes=args.minutes, batch_size=args.batch_size,
               num_frames=args.frames, lr=args.lr, kl_weight=args.kl_weight, region_weight=args.region_weight,
-              progress=not args.no_progress)
+              progress=not args.no_progress, init=args.init, decoder_only=args.decoder_only)
     return 0

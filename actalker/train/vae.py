@@ -62,8 +62,14 @@ def _collate(items):
 
 def train_vae(cfg, out_dir, steps: int = 2000, minutes: Optional[float] = None, batch_size: int = 6,
               num_frames: int = 4, lr: float = 1e-3, kl_weight: float = 1e-5, region_weight: float = 4.0,
-              seed: Optional[int] = None, progress: bool = True, log=print) -> Path:
-    """Train the VAE for ``steps`` steps or ``minutes`` of wall time, whichever ends first."""
+              seed: Optional[int] = None, progress: bool = True, log=print, init=None,
+              decoder_only: bool = False) -> Path:
+    """Train the VAE for ``steps`` steps or ``minutes`` of wall time, whichever ends first.
+
+    ``init``: start from this saved VAE folder instead of a fresh one. ``decoder_only``: train
+    only the decoder (the encoder, hence the latents a denoiser was trained on, and the
+    scaling factor stay exactly as they are), e.g. on longer windows than the first stage so
+    the temporal decoder matches the pipeline's decode chunk."""
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
@@ -78,13 +84,22 @@ def train_vae(cfg, out_dir, steps: int = 2000, minutes: Optional[float] = None, 
     d = cfg.data
     if not d.root:
         raise ConfigError("data.root is not set: the VAE stage trains on clip frames (actalker synth output)")
-    vae = build_fresh_vae(cfg.model).train()
+    if init is not None:
+        from diffusers import AutoencoderKLTemporalDecoder
+
+        vae = AutoencoderKLTemporalDecoder.from_pretrained(init).train()
+    else:
+        vae = build_fresh_vae(cfg.model).train()
+    if decoder_only:
+        vae.encoder.requires_grad_(False).eval()
+        vae.quant_conv.requires_grad_(False)
     registry = load_registry()
     regions = [registry.region(r) for r in PART_REGIONS if r in registry.regions]
     ds = ClipDataset(d.root, d.train_split, num_frames, d.size, d.fps)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=True, collate_fn=_collate, drop_last=True,
                         num_workers=d.num_workers, generator=torch.Generator().manual_seed(seed))
-    opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
+    params = [p for p in vae.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     warm = 50
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
     deadline = None if minutes is None else time.time() + 60.0 * minutes
@@ -100,16 +115,17 @@ def train_vae(cfg, out_dir, steps: int = 2000, minutes: Optional[float] = None, 
                 b, f = x.shape[:2]
                 wgt = _part_weights(batch, regions, region_weight).flatten(0, 1)
                 flat = x.flatten(0, 1)
-                post = vae.encode(flat).latent_dist
+                with torch.set_grad_enabled(not decoder_only):
+                    post = vae.encode(flat).latent_dist
                 z = post.mean + post.std * torch.randn(post.mean.shape, generator=gen)
                 rec = vae.decode(z, num_frames=f).sample
                 err = rec - flat
                 rec_loss = (wgt * (err.abs() + err ** 2)).mean() / wgt.mean()
                 kl = 0.5 * (post.mean ** 2 + post.var - 1.0 - post.logvar).mean()
-                loss = rec_loss + kl_weight * kl
+                loss = rec_loss + (0.0 if decoder_only else kl_weight) * kl
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
                 opt.step()
                 sched.step()
                 step += 1
@@ -123,7 +139,7 @@ def train_vae(cfg, out_dir, steps: int = 2000, minutes: Optional[float] = None, 
                     break
     bar.close()
     vae.eval()
-    scale = latent_scale(vae, ds, seed)
+    scale = vae.config.scaling_factor if decoder_only else latent_scale(vae, ds, seed)
     vae.register_to_config(scaling_factor=scale)
     vae.save_pretrained(out / "vae")
     log(f"VAE stage: {step} steps in {time.time() - t_start:.0f} s, scaling_factor {scale:.4f}, saved to {out / 'vae'}")

@@ -38,7 +38,8 @@ def select(motion: np.ndarray, opts) -> torch.Tensor:
     motion = np.asarray(motion, np.float32)
     if motion.ndim != 2 or motion.shape[1] != NUM_MOTION_FEATURES:
         raise InputError(f"motion features must be (F, {NUM_MOTION_FEATURES}), got {motion.shape}")
-    return torch.from_numpy(np.ascontiguousarray(smooth(motion, opts.smooth)[:, COLUMNS[opts.features]]))
+    # np.array copies: stored clips are read-only memory maps, which torch must not alias
+    return torch.from_numpy(np.array(smooth(motion, opts.smooth)[:, COLUMNS[opts.features]]))
 
 
 def video_motion(path, num_frames: int | None, fps: float, opts, on_short: str = "error") -> np.ndarray:
