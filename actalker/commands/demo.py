@@ -14,9 +14,9 @@ def register(subparsers) -> None:
         "demo", help="Generate a talking-head video with the embedded default model.",
         description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", default="outputs/demo", help="output folder")
-    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's, 12)")
+    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default 8)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed")
-    parser.add_argument("--frames", type=int, default=None, help="frames to generate (default 75 = 3 s)")
+    parser.add_argument("--frames", type=int, default=None, help="frames to generate (default 50 = 2 s at 25 fps)")
     parser.add_argument("--model", default=None, help="model folder (default: the embedded actalker/assets/demo_model)")
     parser.add_argument("--allow-untrained", action="store_true",
                         help="if no trained model exists, run with random weights instead of refusing (shows nothing)")
