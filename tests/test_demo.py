@@ -94,7 +94,7 @@ def test_vae_stage_on_a_tiny_world(tmp_path):
     build_manifest(data)
     cfg, _ = load_config("demo", TINY + [f"data.root={data}", "data.size=32", "data.train_split=all"],
                          registry=load_registry())
-    vae_dir = train_vae(cfg, tmp_path / "stage", steps=2, batch_size=2, num_frames=2, progress=False, log=None or (lambda *_: None))
+    vae_dir = train_vae(cfg, tmp_path / "stage", steps=2, batch_size=2, num_frames=2, progress=False, log=lambda *_: None)
     vae = AutoencoderKLTemporalDecoder.from_pretrained(vae_dir)
     assert np.isfinite(vae.config.scaling_factor) and vae.config.scaling_factor > 0
     assert (tmp_path / "stage" / "vae_log.jsonl").read_text().strip()

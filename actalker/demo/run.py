@@ -94,8 +94,15 @@ def strip_video(videos: list[np.ndarray], labels: list[str], k: int = SCALE) -> 
 
 
 def strip_png(path: Path, videos: list[np.ndarray], labels: list[str], fps: float, n: int = PNG_FRAMES,
-              k: int = SCALE) -> Path:
-    """Rows = frames (time down), columns = settings; a header row with the labels."""
+              k: int = SCALE, reference: Optional[np.ndarray] = None) -> Path:
+    """Rows = frames (time down), columns = settings; a header row with the labels. With
+    ``reference`` a first column shows the input portrait (top row only)."""
+    if reference is not None:
+        ref_col = np.full_like(videos[0], 255)
+        ref_col[0] = reference
+        idx0 = np.linspace(0, videos[0].shape[0] - 1, n).round().astype(int)
+        ref_col[idx0[0]] = reference
+        videos, labels = [ref_col] + list(videos), ["input portrait"] + list(labels)
     from PIL import Image, ImageDraw
 
     f = videos[0].shape[0]
@@ -168,7 +175,7 @@ def run_demo(out="outputs/demo", steps: Optional[int] = None, seed: int = 0, mod
     files = {
         "video": write_video(out / "demo.mp4", _upscale(videos[0], SCALE), inputs["fps"], audio=audio),
         "strip_video": write_video(out / "demo_strip.mp4", strip_video(videos, labels), inputs["fps"], audio=audio),
-        "strip_png": strip_png(out / "demo_strip.png", videos, labels, inputs["fps"]),
+        "strip_png": strip_png(out / "demo_strip.png", videos, labels, inputs["fps"], reference=ref),
     }
     info = {"model": source, "trained": trained, "identity": face["identity"],
             "world": {"seed": inputs["seed"], "face_clip": inputs["index"], "motion_clip": inputs["index"] + 1},

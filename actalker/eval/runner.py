@@ -18,7 +18,8 @@ from actalker.eval.control import (FOLLOW, LEAK, aggregate, audio_envelope, clip
 from actalker.eval.openness import measure_openness
 
 LABELS = {"mouth_audio": "mouth~audio", "eyes_motion": "eyes~motion", "leak_mouth_motion": "|mouth~motion|",
-          "leak_eyes_audio": "|eyes~audio|", "mouth_truth": "mouth~truth", "eyes_truth": "eyes~truth"}
+          "leak_mouth_driver": "|mouth~driver mouth|", "leak_eyes_audio": "|eyes~audio|",
+          "mouth_truth": "mouth~truth", "eyes_truth": "eyes~truth"}
 
 
 def parse_gate_settings(text: str, branches: list[str]) -> list[dict[str, float]]:

@@ -95,3 +95,10 @@ def test_mouth_copying_the_drivers_mouth_is_caught_as_leakage():
     clean = clip_metrics(audio_env, rng.random(n), audio_env, motion_mouth=motion_mouth_track(motion))
     assert leaking["leak_mouth_driver"] > 0.99
     assert clean["leak_mouth_driver"] < 0.3 and clean["mouth_audio"] > 0.99
+
+
+def test_every_metric_has_a_table_label():
+    from actalker.eval.control import FOLLOW, LEAK
+    from actalker.eval.runner import LABELS
+
+    assert set(FOLLOW + LEAK) <= set(LABELS)
