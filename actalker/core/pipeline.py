@@ -233,8 +233,8 @@ class ACTalkerPipeline:
         config = _config_from(raw)
 
         device = torch.device(device) if device is not None else None
-        if dtype is None and device is not None and device.type == "cuda":
-            dtype = torch.float16
+        if dtype is None:  # half precision on CUDA, float32 elsewhere, whatever the files hold
+            dtype = torch.float16 if device is not None and device.type == "cuda" else torch.float32
         comps = index.get("components", {})
         loaded = {}
         for name in ("denoiser", "vae", "scheduler", "identity"):

@@ -29,8 +29,8 @@ def load_demo_pipeline(path: Optional[Path] = None, registry=None):
     """The shipped pipeline in float32 on the CPU (weights are stored in float16)."""
     from actalker.core.pipeline import ACTalkerPipeline
 
-    pipe = ACTalkerPipeline.from_pretrained(Path(path or DEMO_MODEL_DIR), registry=registry)
-    return pipe.to(device="cpu", dtype=torch.float32)
+    return ACTalkerPipeline.from_pretrained(Path(path or DEMO_MODEL_DIR), device="cpu", dtype=torch.float32,
+                                            registry=registry)
 
 
 def export_demo_model(src, dst=None, half: bool = True) -> Path:
