@@ -25,6 +25,20 @@ from actalker.utils.atomic import atomic_dir
 
 FORMAT = "actalker-clip"
 VERSION = 1
+
+
+def read_format_json(path: Path, fmt: str, version: int, expected: str) -> dict:
+    """A JSON file carrying ``format``/``version`` keys (clip meta, data manifest), or an
+    InputError naming the file; ``expected`` says what a missing file should have been."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: missing; expected {expected}") from None
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: not valid JSON ({err})") from None
+    if data.get("format") != fmt or data.get("version") != version:
+        raise InputError(f"{path}: expected format '{fmt}' version {version}")
+    return data
 SAMPLE_RATE = 16000
 NUM_LANDMARKS = 478
 MOTION_DIM = 58
@@ -63,14 +77,7 @@ class Clip:
     def read(cls, path: str | Path) -> "Clip":
         path = Path(path)
         meta_path = path / "meta.json"
-        try:
-            meta = json.loads(meta_path.read_text())
-        except FileNotFoundError:
-            raise InputError(f"{meta_path}: missing; expected a clip folder written by actalker") from None
-        except json.JSONDecodeError as err:
-            raise InputError(f"{meta_path}: not valid JSON ({err})") from None
-        if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-            raise InputError(f"{meta_path}: expected format '{FORMAT}' version {VERSION}")
+        meta = read_format_json(meta_path, FORMAT, VERSION, "a clip folder written by actalker")
         missing = [k for k in ("id", "identity", "fps", "num_frames", "height", "width", "frames_file") if k not in meta]
         if missing:
             raise InputError(f"{meta_path}: missing keys {missing}")

@@ -12,7 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from actalker.data.clip import Clip
+from actalker.data.clip import Clip, read_format_json
 from actalker.errors import InputError
 from actalker.utils.atomic import write_text_atomic
 
@@ -65,14 +65,8 @@ def build_manifest(root: str | Path) -> dict:
 def load_manifest(root: str | Path) -> dict:
     """Read and validate ``root/manifest.json``; InputError naming the file on any problem."""
     path = Path(root) / MANIFEST
-    try:
-        m = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: missing; expected a data folder made by `actalker synth` or `actalker preprocess`") from None
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: not valid JSON ({err})") from None
-    if m.get("format") != "actalker-data" or m.get("version") != VERSION:
-        raise InputError(f"{path}: expected format 'actalker-data' version {VERSION}")
+    m = read_format_json(path, "actalker-data", VERSION,
+                         "a data folder made by `actalker synth` or `actalker preprocess`")
     for key in ("clips", "identities", "splits"):
         if key not in m:
             raise InputError(f"{path}: missing key '{key}'")
