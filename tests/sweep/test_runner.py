@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from actalker.cli import main
@@ -18,14 +17,6 @@ from actalker.sweep.spec import parse_sweep
 
 REPO = Path(__file__).resolve().parents[2]
 CI = REPO / "sweeps" / "ci_tiny.yaml"
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from actalker.cli import main
@@ -45,7 +44,6 @@ def test_train_command_writes_a_loadable_model(world, tmp_path):
 
     root, config = world
     out = tmp_path / "run"
-    torch.set_num_threads(1)
     assert main(["train", "--config", str(config), f"train.output_dir={out}", "train.validate_every=2",
                  "--no-progress"]) == 0
     from actalker.media import read_video
