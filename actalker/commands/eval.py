@@ -30,6 +30,10 @@ def register(subparsers) -> None:
     e.add_argument("--clips", type=int, default=None, help="at most this many clips (default: all)")
     e.add_argument("--split", default="all", help="train, val, test or all (default)")
     e.add_argument("--min-std", type=float, default=0.05, help="per-clip r only over clips whose truth std is at least this")
+    e.add_argument("--vae", type=Path, default=None,
+                   help="read the frames after this VAE (a model folder or its vae/ folder): the most a model could show")
+    e.add_argument("--decode-chunk", type=int, default=8, help="with --vae: frames kept per decode call")
+    e.add_argument("--decode-overlap", type=int, default=2, help="with --vae: context frames on each side of a chunk")
     e.add_argument("--out", type=Path, default=None, help="write the report as JSON here")
     e.set_defaults(func=run_estimator)
     c = sub.add_parser("control", help="generate held-out clips per gate setting and score following and leakage")
@@ -69,10 +73,17 @@ def _write_json(path: Path, obj) -> None:
 
 
 def run_estimator(args) -> int:
-    from actalker.eval.validate import estimator_report
+    from actalker.eval.validate import estimator_report, vae_roundtrip
 
-    rep = estimator_report(_clips(args.data, args.split, args.clips), min_std=args.min_std)
-    print(f"openness estimator on {len(rep['clips'])} clips ({rep['landmarks']})")
+    clips = _clips(args.data, args.split, args.clips)
+    transform = None
+    if args.vae is not None:
+        transform = vae_roundtrip(_load_vae(args.vae), args.decode_chunk, args.decode_overlap)
+    rep = estimator_report(clips, min_std=args.min_std, transform=transform)
+    if args.vae is not None:
+        rep["vae"] = str(args.vae)
+    through = f", frames through the VAE {args.vae}" if args.vae is not None else ""
+    print(f"openness estimator on {len(rep['clips'])} clips ({rep['landmarks']}{through})")
     print("| part | pooled within-clip r | per-clip r mean | per-clip r min | clips (truth std >= "
           f"{args.min_std:g}) |\n|---|---|---|---|---|")
     for part, s in rep["summary"].items():
@@ -81,6 +92,15 @@ def run_estimator(args) -> int:
         _write_json(args.out, rep)
         print(f"wrote {args.out}")
     return 0
+
+
+def _load_vae(path: Path):
+    from diffusers import AutoencoderKLTemporalDecoder
+
+    folder = path / "vae" if (path / "vae" / "config.json").is_file() else path
+    if not (folder / "config.json").is_file():
+        raise InputError(f"--vae {path}: no VAE there (expected a model folder with vae/config.json, or a VAE folder)")
+    return AutoencoderKLTemporalDecoder.from_pretrained(folder).float().eval()
 
 
 def run_control(args) -> int:

@@ -66,6 +66,9 @@ class ModelConfig(Strict):
     cond_dim: int = Field(64, ge=1, description="Width of condition tokens leaving each branch encoder.")
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     face_guider: bool = Field(True, description="Add the face-region guider after conv_in.")
+    init_from: Optional[str] = Field(None, description="Training starts from this saved actalker model folder's weights (see init_include).")
+    init_include: list[str] = Field(default_factory=lambda: ["backbone."],
+                                    description="Weight-name prefixes init_from copies; the rest start fresh.")
 
     @field_validator("branches")
     @classmethod
@@ -82,7 +85,8 @@ class SamplingConfig(Strict):
     num_frames: Optional[int] = Field(None, ge=1, description="Frames to generate; null = length of the signals.")
     window: int = Field(25, ge=1, description="Frames per denoising window.")
     window_shift: int = Field(7, ge=0, description="Window origin shift per step (wraps around).")
-    decode_chunk: int = Field(8, ge=1, description="Frames per VAE decode call.")
+    decode_chunk: int = Field(8, ge=1, description="Frames kept per VAE decode call.")
+    decode_overlap: int = Field(2, ge=0, description="Context frames decoded and dropped on each side of a chunk (no flicker at chunk edges).")
     noise_aug_strength: float = Field(0.02, ge=0, description="Noise added to the reference latent.")
     motion_bucket_id: int = Field(127, ge=0, description="SVD's motion conditioning value.")
     height: int = Field(512, ge=8, description="Output height (multiple of 8).")
@@ -104,6 +108,8 @@ class DataConfig(Strict):
     fps: float = Field(12.5, gt=0, description="Training frame rate.")
     num_workers: int = Field(0, ge=0, description="DataLoader workers.")
     require_audio: bool = Field(False, description="Skip clips without audio.")
+    reference: Literal["first", "random"] = Field(
+        "first", description="Reference frame: the window's first, or one drawn from the whole clip (long-video generation).")
     train_split: str = Field("train", description="Split that `actalker train` trains on.")
     val_split: str = Field("val", description="Split the validation videos are drawn from.")
 
@@ -125,6 +131,7 @@ class TrainConfig(Strict):
     reference_dropout: float = Field(0.05, ge=0, le=1, description="Probability of dropping the reference.")
     gate_dropout: float = Field(0.25, ge=0, le=1, description="Per-branch probability its gate is closed.")
     noise_offset: float = Field(0.05, ge=0)
+    region_loss_weight: float = Field(0.0, ge=0, description="Extra loss weight inside the branches' regions (1 + w there).")
     p_mean: float = Field(0.7, description="Log-normal sigma sampling mean (SVD: 0.7).")
     p_std: float = Field(1.6, gt=0, description="Log-normal sigma sampling std (SVD: 1.6).")
     noise_aug_mean: float = Field(-3.0, description="Log-normal mean of the reference frame's noise augmentation.")

@@ -433,6 +433,7 @@ class ACTalkerPipeline:
         window_shift: Optional[int] = None,
         window_overlap: int = 0,
         decode_chunk: Optional[int] = None,
+        decode_overlap: Optional[int] = None,
         guidance_batch: Optional[int] = None,
         seed: Optional[int] = None,
         generator: Optional[torch.Generator] = None,
@@ -463,6 +464,7 @@ class ACTalkerPipeline:
         window = int(window or s.window)
         window_shift = int(s.window_shift if window_shift is None else window_shift)
         decode_chunk = int(decode_chunk or s.decode_chunk)
+        decode_overlap = int(s.decode_overlap if decode_overlap is None else decode_overlap)
         ref_scale = float(gcfg.reference_scale if reference_scale is None else reference_scale)
         scales = dict(gcfg.scales if guidance_scales is None else guidance_scales)
         order = list(gcfg.order if guidance_order is None else guidance_order)
@@ -545,7 +547,7 @@ class ACTalkerPipeline:
 
         if output_type == "latent":
             return latents
-        frames = decode_latents(self.vae, latents, decode_chunk)[0]
+        frames = decode_latents(self.vae, latents, decode_chunk, decode_overlap)[0]
         if output_type == "pt":
             return frames
         return frames_to_uint8(frames)

@@ -133,15 +133,21 @@ def added_time_ids(fps: float, motion_bucket_id: int, noise_aug_strength: float,
 
 
 @torch.no_grad()
-def decode_latents(vae, latents: torch.Tensor, decode_chunk: int = 8) -> torch.Tensor:
+def decode_latents(vae, latents: torch.Tensor, decode_chunk: int = 8, overlap: int = 0) -> torch.Tensor:
     """(B, F, C, h, w) scaled latents -> (B, F, 3, H, W) float32 in [-1, 1], ``decode_chunk``
-    frames per VAE call (the temporal decoder mixes frames only inside a chunk)."""
+    frames kept per VAE call. The temporal decoder mixes frames only inside a call and treats
+    a call's edge frames differently (its time convolutions see padding there), which shows
+    as a flicker with the chunk's period; ``overlap`` extra frames of context on each side
+    are decoded and thrown away so that every kept frame has real neighbours."""
+    step, ctx = max(1, decode_chunk), max(0, overlap)
     videos = []
     for sample in latents / vae.config.scaling_factor:  # chunks never mix two samples
-        out = []
-        for i in range(0, sample.shape[0], max(1, decode_chunk)):
-            chunk = sample[i : i + decode_chunk].to(vae.dtype)
-            out.append(vae.decode(chunk, num_frames=chunk.shape[0]).sample.float())
+        n, out = sample.shape[0], []
+        for i in range(0, n, step):
+            lo, hi = max(0, i - ctx), min(n, i + step + ctx)
+            chunk = sample[lo:hi].to(vae.dtype)
+            decoded = vae.decode(chunk, num_frames=chunk.shape[0]).sample.float()
+            out.append(decoded[i - lo : i - lo + min(step, n - i)])
         videos.append(torch.cat(out))
     frames = torch.stack(videos)
     return frames.clamp(-1, 1)

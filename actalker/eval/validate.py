@@ -18,12 +18,32 @@ from actalker.eval.openness import measure_openness
 PARTS = {"mouth": "mouth_open", "eyes": "eye_open"}
 
 
-def estimator_report(clips, min_std: float = 0.05, per_frame_landmarks: bool = False) -> dict:
-    """clips: Clip objects (or dicts with frames, landmarks, boxes, truth) with truth."""
+def vae_roundtrip(vae, decode_chunk: int = 8, decode_overlap: int = 2):
+    """frames uint8 (F, H, W, 3) -> the same frames encoded (posterior mean) and decoded as
+    the pipeline decodes: what a perfect denoiser could show at best through this VAE."""
+    import torch
+
+    from actalker.core.sampling import decode_latents, frames_to_uint8
+
+    def run(frames: np.ndarray) -> np.ndarray:
+        x = torch.as_tensor(np.asarray(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        with torch.no_grad():
+            lat = torch.cat([vae.encode(x[i:i + 16]).latent_dist.mode() for i in range(0, len(x), 16)])
+        lat = lat[None] * vae.config.scaling_factor
+        return frames_to_uint8(decode_latents(vae, lat, decode_chunk, decode_overlap)[0])
+
+    return run
+
+
+def estimator_report(clips, min_std: float = 0.05, per_frame_landmarks: bool = False, transform=None) -> dict:
+    """clips: Clip objects (or dicts with frames, landmarks, boxes, truth) with truth;
+    ``transform`` (frames -> frames, e.g. ``vae_roundtrip``) is applied before measuring."""
     rows, pooled = [], {p: ([], []) for p in PARTS}
     for clip in clips:
         get = (lambda k: clip[k]) if isinstance(clip, dict) else (lambda k: getattr(clip, k))
         frames = clip["frames"] if isinstance(clip, dict) else clip.frames()
+        if transform is not None:
+            frames = transform(frames)
         truth = get("truth")
         name = clip.get("clip_id", "?") if isinstance(clip, dict) else clip.id
         missing = [t for t in PARTS.values() if t not in truth]

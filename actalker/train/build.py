@@ -35,6 +35,12 @@ def build_pipeline(cfg, registry=None):
         # The external encoders (SVD's CLIP, ArcFace) come with the pipeline's loader.
         raise ConfigError(f"model.identity.kind '{cfg.model.identity.kind}': training supports 'learned' only for now")
     denoiser = ACTalkerDenoiser.from_model_config(cfg.model, registry=registry)
+    if cfg.model.init_from:
+        from actalker.train.warm_start import warm_start
+
+        n = warm_start(denoiser, cfg.model.init_from, cfg.model.init_include)
+        print(f"init_from {cfg.model.init_from}: copied {n['copied']} tensors ({', '.join(cfg.model.init_include)}), "
+              f"{n['fresh']} start fresh, {n['mismatched']} skipped for shape", flush=True)
     scheduler = make_scheduler(sigma_min=cfg.sampling.sigma_min, sigma_max=cfg.sampling.sigma_max)
     return ACTalkerPipeline(denoiser, build_vae(cfg.model), scheduler, None, cfg, registry)
 
@@ -47,7 +53,7 @@ def build_dataset(cfg, split: str):
         raise ConfigError("data.root is not set: give a clip folder (actalker synth / preprocess output)")
     if not Path(d.root).is_dir():
         raise ConfigError(f"data.root {d.root} is not a folder")
-    return ClipDataset(d.root, split, d.num_frames, d.size, d.fps, require_audio=d.require_audio)
+    return ClipDataset(d.root, split, d.num_frames, d.size, d.fps, require_audio=d.require_audio, reference=d.reference)
 
 
 def build_parts(cfg, registry=None):

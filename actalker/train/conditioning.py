@@ -38,7 +38,8 @@ class ItemConditioning:
     {region: (H, W)} to a window dict (kept if the dataset already provides them).
 
     ``branches`` are the pipeline's ``Branch`` records; ``registry`` gives the plugins.
-    Masks come from the window's first frame, as the pipeline takes them from the
+    Masks come from the reference frame (the window's first frame, or the item's
+    ``reference`` drawn elsewhere in the clip), as the pipeline takes them from the
     reference face at generation time (static per clip, as in the paper), so training
     sees exactly the masks sampling will use.
     """
@@ -60,11 +61,14 @@ class ItemConditioning:
         item["features"] = feats
         masks = dict(item.get("region_masks") or {})
         h, w = item["frames"].shape[-2:]
-        landmarks = item.get("landmarks")
-        landmarks = landmarks[:1] if landmarks is not None else None
+        if "reference_boxes" in item:  # a reference drawn elsewhere in the clip: its face, as sampling does
+            landmarks, boxes = item.get("reference_landmarks"), item["reference_boxes"]
+        else:
+            landmarks = item.get("landmarks")
+            landmarks, boxes = (landmarks[:1] if landmarks is not None else None), item["boxes"][:1]
         for name, spec in self.regions.items():
             if name not in masks:
-                masks[name] = torch.as_tensor(spec.mask(landmarks, item["boxes"][:1], h, w)).float().reshape(h, w)
+                masks[name] = torch.as_tensor(spec.mask(landmarks, boxes, h, w)).float().reshape(h, w)
         item["region_masks"] = masks
         return item
 

@@ -60,9 +60,11 @@ def edm_loss(
     ref_latents: torch.Tensor,
     sigma: torch.Tensor,
     noise: torch.Tensor,
+    loss_weight: Optional[torch.Tensor] = None,
     **model_kwargs,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weighted denoising loss. latents/ref_latents (B, F, 4, h, w), sigma (B,).
+    """Weighted denoising loss. latents/ref_latents (B, F, 4, h, w), sigma (B,);
+    ``loss_weight`` an optional per-latent-pixel weight broadcastable to the latents.
 
     ``model(sample (B, F, 8, h, w), timestep (B,), **model_kwargs) -> (B, F, 4, h, w)``.
     Returns (mean loss, per-sample loss) so logs can show loss against sigma.
@@ -76,7 +78,10 @@ def edm_loss(
     elif hasattr(out, "sample"):
         out = out.sample
     denoised = p.c_skip * noisy + p.c_out * out.float()
-    per_sample = (p.weight * (denoised - latents) ** 2).flatten(1).mean(1)
+    err = (denoised - latents) ** 2
+    if loss_weight is not None:
+        err = err * loss_weight.to(err)
+    per_sample = (p.weight * err).flatten(1).mean(1)
     return per_sample.mean(), per_sample
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 
 from actalker.core.sampling import added_time_ids, encode_reference
 from actalker.train.conditioning import randomize_controls
@@ -29,6 +30,18 @@ def encode_video(vae, frames: torch.Tensor, generator: torch.Generator, chunk: i
     return lat.reshape(b, f, *lat.shape[1:])
 
 
+def region_loss_weight(masks: dict, branches, weight: float, latent_hw: tuple) -> Optional[torch.Tensor]:
+    """(B, 1, 1, h, w) = 1 + ``weight`` inside the union of the branches' regions (area-
+    averaged to the latent grid); None when off. The controlled parts (mouth, eyes) are a
+    few percent of a face's latents, so without it the loss barely notices whether they
+    follow their signal."""
+    regions = [masks[b.region] for b in branches if b.region in masks]
+    if weight <= 0 or not regions:
+        return None
+    union = torch.stack(regions).amax(0)[:, None].float()  # (B, 1, H, W)
+    return (1.0 + weight * F.adaptive_avg_pool2d(union, latent_hw))[:, None]
+
+
 def micro_batch_loss(model, pipe, batch: dict, cfg, generator: torch.Generator, device,
                      face_region: Optional[str]) -> tuple[torch.Tensor, dict]:
     """Loss of one micro-batch and a few scalars for the log.
@@ -47,7 +60,7 @@ def micro_batch_loss(model, pipe, batch: dict, cfg, generator: torch.Generator, 
     aug = noise_aug_strengths(n, t.noise_aug_mean, t.noise_aug_std, generator, fixed=fixed)
     controls = randomize_controls(batch, pipe.branches, t, generator)
 
-    ref_image = frames[:, 0]
+    ref_image = batch["reference"].to(device, torch.float32) if "reference" in batch else frames[:, 0]
     ref = encode_reference(pipe.vae, ref_image, aug.view(-1, 1, 1, 1).to(device), generator).to(device)
     keep = controls.keep_reference.to(device)
     ref = ref * keep.view(-1, 1, 1, 1).to(ref)  # dropped reference = zeros, as guidance's unconditional pass
@@ -66,6 +79,7 @@ def micro_batch_loss(model, pipe, batch: dict, cfg, generator: torch.Generator, 
         ref,
         sigma.to(device),
         noise.to(device),
+        loss_weight=region_loss_weight(masks, pipe.branches, t.region_loss_weight, latents.shape[-2:]),
         added_time_ids=time_ids.to(device),
         identity=identity,
         conditions={k: v.to(device) for k, v in controls.conditions.items()},

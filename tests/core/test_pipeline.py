@@ -295,3 +295,22 @@ def test_fit_image_crop_maps_landmarks():
     assert x[0, :, int(v * 16), int(u * 16)].min() > 0.9  # still on the square after the crop
     box = crop_boxes(torch.tensor([[0.0, 0.0, 0.5, 0.5]]), crop)
     assert box[0].tolist() == pytest.approx([0.0, 0.0, 0.5, 0.5])
+
+
+def test_decode_overlap_removes_chunk_edges():
+    """Chunks with enough context decode exactly like one call over the whole clip; without
+    context the temporal decoder's edge handling shows at every chunk boundary."""
+    from actalker.core.sampling import decode_latents
+
+    vae = tiny_vae().eval()
+    for p in vae.decoder.parameters():  # random init has the time mixer at "image only"; make it mix
+        p.data.add_(0.05 * torch.randn_like(p))
+    lat = torch.randn(1, 7, 4, 4, 4, generator=torch.Generator().manual_seed(0))
+    whole = decode_latents(vae, lat, decode_chunk=7)
+    assert whole.shape == (1, 7, 3, 8, 8)  # two blocks: x2 up
+    no_ctx = decode_latents(vae, lat, decode_chunk=2, overlap=0)
+    one = decode_latents(vae, lat, decode_chunk=2, overlap=1)
+    full_ctx = decode_latents(vae, lat, decode_chunk=2, overlap=7)
+    assert (no_ctx - whole).abs().max() > 1e-3
+    assert (one - whole).abs().mean() < (no_ctx - whole).abs().mean()
+    torch.testing.assert_close(full_ctx, whole, atol=1e-5, rtol=0)

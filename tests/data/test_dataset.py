@@ -62,3 +62,24 @@ def test_dataloader_two_workers_random_windows(root):
     assert len(starts) == 16 and len(set(starts)) > 4  # workers do not repeat each other's windows
     fixed = ClipDataset(root, "all", num_frames=4, require_audio=True, seed=1)
     assert fixed[0]["start"] == fixed[0]["start"]
+
+
+def test_random_reference_comes_from_the_whole_clip(root):
+    ds = ClipDataset(root, "all", num_frames=4, size=16, fps=25, seed=5, reference="random")
+    first = ClipDataset(root, "all", num_frames=4, size=16, fps=25, seed=5)
+    assert "reference" not in first[0]
+    refs, gaps = set(), []
+    for i in range(len(ds)):
+        for rep in range(12):
+            ds.seed = first.seed = 5 + 100 * rep
+            item = ds[i]
+            # frame k has every pixel = k: the reference says which frame it is
+            k = int(round((float(item["reference"].mean()) + 1) * 127.5))
+            assert item["reference"].shape == (3, 16, 16)
+            assert item["reference_landmarks"].shape == (1, 478, 3) and item["reference_boxes"].shape == (1, 4)
+            torch.testing.assert_close(item["frames"], first[i]["frames"])  # the window is unchanged
+            refs.add(k)
+            gaps.append(abs(k - int(item["truth"]["index"][0])))
+    assert len(refs) > 10 and max(gaps) > 10  # spread over the clip, often far from the window
+    with pytest.raises(InputError, match="reference"):
+        ClipDataset(root, "all", num_frames=4, reference="last")

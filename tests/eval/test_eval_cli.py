@@ -36,6 +36,27 @@ def test_estimator_command_user_errors(tmp_path, capsys):
     assert "manifest.json" in capsys.readouterr().err
 
 
+def test_estimator_through_a_vae_reads_what_the_vae_lets_through(data, tmp_path, capsys):
+    """A VAE whose decoder outputs one flat grey image leaves nothing to read: the
+    estimator's r through it collapses (it is >= 0.9 on the frames themselves)."""
+    import torch
+    from diffusers import AutoencoderKLTemporalDecoder
+
+    torch.manual_seed(0)
+    vae = AutoencoderKLTemporalDecoder(block_out_channels=(32, 32), down_block_types=("DownEncoderBlock2D",) * 2,
+                                       layers_per_block=1, latent_channels=4, sample_size=64)
+    torch.nn.init.zeros_(vae.decoder.conv_out.weight)
+    torch.nn.init.zeros_(vae.decoder.conv_out.bias)
+    vae.save_pretrained(tmp_path / "model" / "vae")
+    out = tmp_path / "est.json"
+    assert main(["eval", "estimator", "--data", str(data), "--vae", str(tmp_path / "model"), "--out", str(out)]) == 0
+    assert "through the VAE" in capsys.readouterr().out
+    rep = json.loads(out.read_text())
+    assert rep["vae"] == str(tmp_path / "model") and not rep["summary"]["mouth"]["pooled_r"] >= 0.5
+    assert main(["eval", "estimator", "--data", str(data), "--vae", str(tmp_path)]) == 2
+    assert "no VAE there" in capsys.readouterr().err
+
+
 class FakePipe:
     """Duck-types what evaluate_control uses: returns the clip's frames, or frame 0 frozen."""
 

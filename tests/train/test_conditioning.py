@@ -56,3 +56,35 @@ def test_gate_dropout_gives_random_subsets_and_the_solo_rule_applies(tmp_path):
             torch.testing.assert_close(masks["a"][i, 0], whole[i])
         if open_a[i] and open_b[i]:
             torch.testing.assert_close(masks["a"][i, 0], c.region_masks["lower"][i])
+
+
+def test_masks_follow_a_reference_drawn_elsewhere(tmp_path):
+    cfg = tiny_config(tmp_path)
+    pipe = tiny_parts(cfg).pipeline
+    transform = ItemConditioning(pipe.branches, pipe.registry, cfg.data.fps, pipe.face_region())
+    item = TinyClips()[0]
+    moved = torch.tensor([[0.0, 0.5, 0.5, 1.0]])  # a face box unlike the window's
+    item["reference_boxes"], item["reference_landmarks"] = moved, None
+    masks = transform(item)["region_masks"]
+    expect = pipe.registry.region("lower").mask(None, moved, 8, 8)[0]
+    torch.testing.assert_close(masks["lower"], expect)
+    assert not torch.allclose(masks["lower"], pipe.registry.region("lower").mask(None, item["boxes"][:1], 8, 8)[0])
+
+
+def test_the_step_encodes_the_items_reference_when_there_is_one(tmp_path, monkeypatch):
+    import actalker.train.step as step
+
+    cfg, pipe, batch = _setup(tmp_path)
+    seen = []
+    real = step.encode_reference
+
+    def spy(vae, image, *args, **kwargs):
+        seen.append(image.clone())
+        return real(vae, image, *args, **kwargs)
+
+    monkeypatch.setattr(step, "encode_reference", spy)
+    step.micro_batch_loss(pipe.denoiser, pipe, batch, cfg, torch.Generator().manual_seed(0), "cpu", pipe.face_region())
+    torch.testing.assert_close(seen[-1], batch["frames"][:, 0])
+    batch["reference"] = torch.zeros_like(batch["frames"][:, 0]) + 0.5
+    step.micro_batch_loss(pipe.denoiser, pipe, batch, cfg, torch.Generator().manual_seed(0), "cpu", pipe.face_region())
+    torch.testing.assert_close(seen[-1], batch["reference"])

@@ -64,3 +64,33 @@ def test_noise_offset_is_shared_per_channel():
     shift = offset - plain  # the same N(0, 0.25) for every frame and pixel of a channel
     assert torch.allclose(shift, shift[:, :1, :, :1, :1].expand_as(shift))
     assert math.isclose(float(shift[:, 0, :, 0, 0].std()), 0.5, rel_tol=0.15)
+
+
+def test_region_loss_weight_counts_only_inside_the_branch_regions():
+    from types import SimpleNamespace
+
+    from actalker.train.step import region_loss_weight
+
+    mouth = torch.zeros(2, 8, 8)
+    mouth[:, 4:8, 2:6] = 1.0  # = latent cells (2:4, 1:3) of the 4x4 grid
+    masks = {"mouth": mouth, "upper_face": torch.zeros(2, 8, 8), "face": torch.ones(2, 8, 8)}
+    branches = [SimpleNamespace(region="mouth"), SimpleNamespace(region="upper_face")]
+    assert region_loss_weight(masks, branches, 0.0, (4, 4)) is None
+    w = region_loss_weight(masks, branches, 3.0, (4, 4))
+    assert w.shape == (2, 1, 1, 4, 4)
+    assert float(w[0, 0, 0, 2, 1]) == 4.0 and float(w[0, 0, 0, 0, 0]) == 1.0
+    assert float(w.sum()) == 2 * (16 + 3 * 4)
+
+    # In the loss: an error only outside the regions costs the same as without weights; the
+    # same error inside costs 1 + w times as much.
+    g = torch.Generator().manual_seed(0)
+    x = torch.zeros(2, 1, 4, 4, 4)
+    sigma = torch.ones(2)
+    noise = torch.randn(x.shape, generator=g)
+    v = noise / 2 ** 0.5
+    for where, factor in (((0, 0), 1.0), ((2, 1), 4.0)):
+        out = v.clone()
+        out[..., where[0], where[1]] += 1.0
+        plain, _ = edm_loss(lambda *a, **k: out, x, x, sigma, noise)
+        weighted, _ = edm_loss(lambda *a, **k: out, x, x, sigma, noise, loss_weight=w)
+        torch.testing.assert_close(weighted, factor * plain)

@@ -82,3 +82,31 @@ def test_stop_flag_sets_on_signal_and_restores_handlers():
         signal.raise_signal(signal.SIGTERM)  # the real handler, in this process
         assert stop.requested == signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_warm_start_copies_only_the_named_prefixes(tmp_path):
+    from actalker.train.warm_start import warm_start
+
+    pcm = tiny_pcm_config(down_levels=[0], up_levels=[0])
+    torch.manual_seed(0)
+    trained = tiny_denoiser(unet=TINY_UNET, pcm=pcm)
+    with torch.no_grad():
+        for p in trained.parameters():
+            p.add_(1.0)  # unlike any fresh init (PCM out-projections start at zero)
+    (tmp_path / "model" / "denoiser").mkdir(parents=True)
+    save_file(trained.state_dict(), str(tmp_path / "model" / "denoiser" / "diffusion_pytorch_model.safetensors"))
+
+    torch.manual_seed(1)
+    fresh = tiny_denoiser(unet=TINY_UNET, pcm=pcm)
+    before = {k: v.clone() for k, v in fresh.state_dict().items()}
+    n = warm_start(fresh, str(tmp_path / "model"), ["backbone."])
+    after, src = fresh.state_dict(), trained.state_dict()
+    assert n["copied"] == sum(1 for k in src if k.startswith("backbone.")) and n["mismatched"] == 0
+    for k, v in after.items():
+        expect = src[k] if k.startswith("backbone.") else before[k]
+        assert torch.equal(v, expect), k
+
+    with pytest.raises(ConfigError, match="no denoiser weights"):
+        warm_start(fresh, str(tmp_path / "nowhere"), ["backbone."])
+    with pytest.raises(ConfigError, match="matches"):
+        warm_start(fresh, str(tmp_path / "model"), ["no_such_prefix."])

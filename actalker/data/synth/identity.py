@@ -47,7 +47,7 @@ def random_identity(rng: np.random.Generator) -> Identity:
     return Identity(
         face_w=float(rng.uniform(0.85, 1.12)),
         face_h=float(rng.uniform(0.92, 1.08)),
-        face_size=float(rng.uniform(0.5, 0.58)),
+        face_size=float(rng.uniform(0.6, 0.68)),
         eye_spacing=float(rng.uniform(0.9, 1.1)),
         eye_size=float(rng.uniform(1.15, 1.45)),
         brow_y=float(rng.uniform(-0.02, 0.02)),

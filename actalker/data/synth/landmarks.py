@@ -21,7 +21,7 @@ MOUTH_OPEN_AMP = 0.12   # inner lower-lip drop at mouth_open = 1, in face height
 OUTER_LIP_DROP = 0.8    # the outer lower lip drops less: the lip thins, the chin stays clear
 BROW_RAISE_AMP = 0.08   # brow lift from brow_raise 0 -> 1, in face heights
 YAW_PIVOT_Z = 0.35      # rotation axis depth behind the face plane, in face heights
-EYE_TALL = 1.3          # eyes drawn taller than the template so eyelid motion reads at 64 px
+EYE_TALL = 2.0          # eyes drawn taller than the template (stylised) so eyelid motion reads at 64 px
 
 _LIPS = sorted(set(T.LIPS_OUTER + T.LIPS_INNER))
 _LOWER_LIP = sorted(set(T.LIPS_OUTER_LOWER[1:-1] + T.LIPS_INNER_LOWER[1:-1]))
