@@ -32,8 +32,10 @@ def register(subparsers) -> None:
     e.add_argument("--min-std", type=float, default=0.05, help="per-clip r only over clips whose truth std is at least this")
     e.add_argument("--vae", type=Path, default=None,
                    help="read the frames after this VAE (a model folder or its vae/ folder): the most a model could show")
-    e.add_argument("--decode-chunk", type=int, default=8, help="with --vae: frames kept per decode call")
-    e.add_argument("--decode-overlap", type=int, default=2, help="with --vae: context frames on each side of a chunk")
+    e.add_argument("--decode-chunk", type=int, default=None,
+                   help="with --vae: frames kept per decode call (default: the model folder's sampling config)")
+    e.add_argument("--decode-overlap", type=int, default=None,
+                   help="with --vae: context frames on each side of a chunk (default: as --decode-chunk)")
     e.add_argument("--out", type=Path, default=None, help="write the report as JSON here")
     e.set_defaults(func=run_estimator)
     c = sub.add_parser("control", help="generate held-out clips per gate setting and score following and leakage")
@@ -78,7 +80,10 @@ def run_estimator(args) -> int:
     clips = _clips(args.data, args.split, args.clips)
     transform = None
     if args.vae is not None:
-        transform = vae_roundtrip(_load_vae(args.vae), args.decode_chunk, args.decode_overlap)
+        chunk, overlap = _decode_settings(args.vae)
+        chunk = chunk if args.decode_chunk is None else args.decode_chunk
+        overlap = overlap if args.decode_overlap is None else args.decode_overlap
+        transform = vae_roundtrip(_load_vae(args.vae), chunk, overlap)
     rep = estimator_report(clips, min_std=args.min_std, transform=transform)
     if args.vae is not None:
         rep["vae"] = str(args.vae)
@@ -92,6 +97,19 @@ def run_estimator(args) -> int:
         _write_json(args.out, rep)
         print(f"wrote {args.out}")
     return 0
+
+
+def _decode_settings(path: Path) -> tuple[int, int]:
+    """decode_chunk and decode_overlap of a model folder's config, else the schema defaults."""
+    from actalker.core.config import SamplingConfig
+
+    sampling = {}
+    if (path / "config.yaml").is_file():
+        from omegaconf import OmegaConf
+
+        sampling = OmegaConf.to_container(OmegaConf.load(path / "config.yaml")).get("sampling") or {}
+    s = SamplingConfig.model_validate({k: sampling[k] for k in ("decode_chunk", "decode_overlap") if k in sampling})
+    return s.decode_chunk, s.decode_overlap
 
 
 def _load_vae(path: Path):

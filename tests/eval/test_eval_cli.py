@@ -78,3 +78,13 @@ def test_evaluate_control_perfect_and_frozen_generator(data):
     assert good["mouth_audio"]["mean"] > 0.8 and good["mouth_truth"]["mean"] > 0.9
     frozen = evaluate_control(FakePipe(clips, frozen=True), clips, gates, log=None)["settings"][0]["metrics"]
     assert frozen["mouth_audio"]["mean"] == 0.0 and frozen["eyes_motion"]["mean"] == 0.0
+
+
+def test_estimator_vae_decodes_as_the_model_folder_says(tmp_path):
+    from actalker.commands.eval import _decode_settings
+    from actalker.core.config import SamplingConfig
+
+    defaults = SamplingConfig()
+    assert _decode_settings(tmp_path) == (defaults.decode_chunk, defaults.decode_overlap)
+    (tmp_path / "config.yaml").write_text("sampling:\n  decode_chunk: 2\n  decode_overlap: 0\n  steps: 3\n")
+    assert _decode_settings(tmp_path) == (2, 0)
