@@ -42,6 +42,10 @@ class PCMConfig(Strict):
     bidirectional: bool = Field(True, description="Scan forward and reversed, each with its own parameters.")
     id_token: bool = Field(True, description="Append the identity token to every branch sequence.")
     width: Optional[int] = Field(None, ge=1, description="Branch width; null = the layer's channels.")
+    cond_inject: Literal["sequence", "every_token"] = Field(
+        "every_token", description="sequence: condition tokens only appended to the scan (the paper; the scan "
+        "carries them a few tokens); every_token: also added to each region token, so the whole region sees them."
+    )
 
 
 class IdentityConfig(Strict):

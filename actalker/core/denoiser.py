@@ -6,7 +6,7 @@ Public API (what the pipeline and the training helpers build on)::
                            face_guider=True, required_plugins=None, registry=None)
         unet:     UNetSpatioTemporalConditionModel kwargs (tiny in tests, SVD's config for real).
         pcm:      {enabled, down_levels, up_levels, scan_mode, mask_mode, mixer, d_state, expand,
-                   d_conv, bidirectional, id_token, width}  (defaults: PCM_DEFAULTS).
+                   d_conv, bidirectional, id_token, width, cond_inject}  (defaults: PCM_DEFAULTS).
         branches: {name: {modality, gate, region, solo_region, tokens, options}}; None values are
                   filled from the modality plugin and saved resolved (see den.config.branches).
         identity: {kind: learned|clip|arcface, dim, weights_path}.
@@ -70,7 +70,7 @@ from actalker.errors import ConfigError, InputError, PluginError, ShapeError
 
 PCM_DEFAULTS = dict(enabled=True, down_levels=[0, 1, 2], up_levels=[1, 2, 3], scan_mode="spatiotemporal",
                     mask_mode="drop", mixer="mamba", d_state=16, expand=1, d_conv=4, bidirectional=True,
-                    id_token=True, width=None)
+                    id_token=True, width=None, cond_inject="every_token")
 BRANCH_DEFAULTS = dict(modality=None, gate=None, region=None, solo_region=None, tokens=None, options={})
 IDENTITY_DEFAULTS = dict(kind="learned", dim=512, weights_path=None)
 
@@ -195,7 +195,7 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
                             tstm.inner_dim, conds, scan_mode=cfg["scan_mode"], mask_mode=cfg["mask_mode"],
                             mixer=cfg["mixer"], d_state=cfg["d_state"], d_conv=cfg["d_conv"], expand=cfg["expand"],
                             bidirectional=cfg["bidirectional"], id_token=cfg["id_token"], id_dim=cross_dim,
-                            width=cfg["width"])
+                            width=cfg["width"], cond_inject=cfg["cond_inject"])
                         spatial.register_forward_hook(partial(self._pcm_hook, name, steps))
 
     # ---- hooks (read the per-forward context) --------------------------------------------

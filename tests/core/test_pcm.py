@@ -168,3 +168,30 @@ def test_bad_settings_raise_config_error():
         PCMLayer(C, {"a": D}, scan_mode="zigzag")
     with pytest.raises(ConfigError, match="model.pcm.mixer"):
         PCMLayer(C, {"a": D}, mixer="rnn")
+
+
+@pytest.mark.parametrize("cond_inject", ["sequence", "every_token"])
+def test_condition_reaches_the_whole_region(cond_inject):
+    """A condition appended after a long region reaches only its last tokens through the scan
+    (the cause of the inert motion branch, docs/results.md); every_token reaches them all."""
+    torch.manual_seed(0)
+    length = 96
+    layer = PCMLayer(C, {"a": D}, scan_mode="spatial", mask_mode="drop", d_state=4, d_conv=2, cond_inject=cond_inject)
+    with torch.no_grad():
+        layer.out_proj.weight.copy_(torch.randn_like(layer.out_proj.weight) * 0.3)
+    x = torch.randn(1, 1, length, C)
+    c1, c2 = torch.randn(1, 1, T, D), torch.randn(1, 1, T, D)
+    gates = {"a": torch.ones(1)}
+    weights = {"a": torch.ones(1, 1, length)}
+    change = (layer(x, {"a": c1}, gates, weights) - layer(x, {"a": c2}, gates, weights)).norm(dim=-1)[0, 0]
+    first, last = change[: length // 4].mean(), change[-4:].mean()
+    assert last > 0
+    if cond_inject == "sequence":
+        assert first < 0.05 * last
+    else:
+        assert first > 0.3 * last
+
+
+def test_unknown_cond_inject_is_a_config_error():
+    with pytest.raises(ConfigError, match="cond_inject"):
+        PCMLayer(C, {"a": D}, cond_inject="prepend")

@@ -26,6 +26,7 @@ from actalker.core.pcm.mixers import MIXERS
 from actalker.errors import ConfigError
 
 SCAN_MODES = ("spatial", "spatiotemporal")
+COND_INJECTS = ("sequence", "every_token")
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,10 @@ class PCMLayer(nn.Module):
     def __init__(self, channels: int, branches: Mapping[str, BranchSettings | int], scan_mode: str = "spatiotemporal",
                  mask_mode: str = "drop", mixer: str = "mamba", d_state: int = 16, d_conv: int = 4,
                  expand: int = 1, bidirectional: bool = True, id_token: bool = True,
-                 id_dim: Optional[int] = None, width: Optional[int] = None):
+                 id_dim: Optional[int] = None, width: Optional[int] = None, cond_inject: str = "every_token"):
         super().__init__()
         for key, value, allowed in (("scan_mode", scan_mode, SCAN_MODES), ("mask_mode", mask_mode, MASK_MODES),
-                                    ("mixer", mixer, MIXERS)):
+                                    ("mixer", mixer, MIXERS), ("cond_inject", cond_inject, COND_INJECTS)):
             if value not in allowed:
                 raise ConfigError(f"model.pcm.{key} is {value!r}; expected one of {', '.join(allowed)}")
         self.scan_mode, self.mask_mode = scan_mode, mask_mode
@@ -48,7 +49,8 @@ class PCMLayer(nn.Module):
         use_id = id_dim if id_token else None
         self.branches = nn.ModuleDict({
             name: PCMBranch(channels, width, s.cond_dim if isinstance(s, BranchSettings) else int(s), use_id,
-                            mixer=mixer, d_state=d_state, d_conv=d_conv, expand=expand, bidirectional=bidirectional)
+                            mixer=mixer, d_state=d_state, d_conv=d_conv, expand=expand, bidirectional=bidirectional,
+                            cond_inject=cond_inject)
             for name, s in branches.items()
         })
         self.out_proj = nn.Linear(width, channels, bias=False)
