@@ -50,7 +50,7 @@ def test_demo_end_to_end(tmp_path, capsys):
     frames = 12
     assert main(["demo", "--model", str(model), "--out", str(out), "--steps", "2", "--frames", str(frames)]) == 0
     printed = capsys.readouterr().out
-    for name in ("demo.mp4", "demo_strip.mp4", "demo_strip.png", "demo.json"):
+    for name in ("demo.mp4", "demo_strip.mp4", "demo_strip.png", "demo_control.png", "demo.json"):
         assert (out / name).is_file() and str(out / name) in printed
     info = json.loads((out / "demo.json").read_text())
     assert info["trained"] is True and info["frames"] == frames  # a saved model folder counts as trained
@@ -98,3 +98,15 @@ def test_vae_stage_on_a_tiny_world(tmp_path):
     vae = AutoencoderKLTemporalDecoder.from_pretrained(vae_dir)
     assert np.isfinite(vae.config.scaling_factor) and vae.config.scaling_factor > 0
     assert (tmp_path / "stage" / "vae_log.jsonl").read_text().strip()
+
+
+def test_strip_rows_show_closed_and_open_driving_eyes():
+    from actalker.demo.run import pick_rows
+
+    eyes = np.full(50, 0.7)
+    eyes[[5, 6, 30]] = [0.05, 0.1, 0.0]  # blinks
+    eyes[[12, 40, 47]] = [1.0, 0.95, 0.9]  # wide open
+    rows = pick_rows(eyes, 6)
+    assert list(rows) == sorted(rows) and len(rows) == 6
+    assert {5, 30} <= set(rows) and {12, 40} <= set(rows)  # both blinks (6 is too close to 5) and the widest
+    assert min(np.diff(rows)) >= 50 // 12
