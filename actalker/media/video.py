@@ -5,6 +5,7 @@ argument list (never a shell string), so any path is safe.
 """
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import tempfile
@@ -15,11 +16,13 @@ import numpy as np
 
 from actalker.errors import InputError, OutputError, ShapeError
 from actalker.utils.atomic import atomic_path
+from actalker.utils.paths import tagged
 
 # ffmpeg's own words for a file that ends early or cannot be decoded.
 _TRUNCATED_MARKS = ("partial file", "moov atom not found")
 # ffmpeg's words for a fault of the output (the line worth showing among its messages).
-_WRITE_FAULT_MARKS = ("No space left", "Permission denied", "Read-only file system", "Disk quota")
+_WRITE_FAULT_MARKS = {"No space left": errno.ENOSPC, "Permission denied": errno.EACCES,
+                      "Read-only file system": errno.EROFS, "Disk quota": errno.EDQUOT}
 _DECODE_ERROR_MARKS = ("Invalid data found", "Decoding error", "error while decoding")
 
 
@@ -225,4 +228,5 @@ def _encode(cmd: list[str], frames: np.ndarray, out: Path) -> None:
         lines = [line.strip() for line in err.splitlines() if line.strip()]
         causes = [line for line in lines if any(m in line for m in _WRITE_FAULT_MARKS)]
         why = (causes or lines or [f"ffmpeg exit status {rc}"])[-1]
-        raise OutputError(f"could not write video {out}: ffmpeg failed ({why})")
+        code = next((c for m, c in _WRITE_FAULT_MARKS.items() if m in why), None)
+        raise tagged(OutputError(f"could not write video {out}: ffmpeg failed ({why})"), code)

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Optional
 
-from actalker.utils.paths import is_write_error, output_error
+from actalker.utils.paths import output_error, write_errno
 
 
 def _umask() -> int:
@@ -51,8 +51,10 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None, needed: Op
         partial = _size(tmp_path) if tmp_path is not None else 0
         if tmp_path is not None:
             tmp_path.unlink(missing_ok=True)
-        if is_write_error(err):
-            raise output_error(err, target, needed=needed or partial, lower_bound=not needed) from None
+        code = write_errno(err)
+        if code is not None:
+            raise output_error(OSError(code, os.strerror(code)), target, needed=needed or partial,
+                               lower_bound=not needed) from None
         raise
 
 
@@ -81,8 +83,9 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
         partial = _size(tmp_path) if tmp_path is not None else 0
         if tmp_path is not None:
             shutil.rmtree(tmp_path, ignore_errors=True)
-        if is_write_error(err):
-            raise output_error(err, target, needed=partial, lower_bound=True) from None
+        code = write_errno(err)
+        if code is not None:
+            raise output_error(OSError(code, os.strerror(code)), target, needed=partial, lower_bound=True) from None
         raise
 
 

@@ -68,9 +68,26 @@ def output_error(err: OSError, target: str | os.PathLike, what: str = "", needed
     if err.errno in NO_SPACE_ERRNOS:
         free = shutil.disk_usage(_nearest_existing(target.parent)).free
         need = f"needed {'more than' if lower_bound else 'about'} {human_bytes(needed)}, " if needed else ""
-        return OutputError(f"no space left on device: could not write {name} ({need}{human_bytes(free)} free)")
-    why = err.strerror or str(err).splitlines()[0]
-    return OutputError(f"could not write {name}: {why}")
+        out = OutputError(f"no space left on device: could not write {name} ({need}{human_bytes(free)} free)")
+    else:
+        out = OutputError(f"could not write {name}: {err.strerror or str(err).splitlines()[0]}")
+    return tagged(out, err.errno)
+
+
+def tagged(err: OutputError, code: Optional[int]) -> OutputError:
+    """Keep the errno behind an OutputError, so an enclosing atomic write can name its own
+    target (the clip folder, not a file inside its temporary)."""
+    err.cause_errno = code
+    return err
+
+
+def write_errno(err: BaseException) -> Optional[int]:
+    """The errno of a write fault a user can fix (full disk, read-only...), else None."""
+    if isinstance(err, OutputError):
+        return getattr(err, "cause_errno", None)
+    if isinstance(err, OSError) and err.errno in WRITE_ERRNOS:
+        return err.errno
+    return None
 
 
 def is_write_error(err: BaseException) -> bool:

@@ -140,7 +140,7 @@ def test_ffmpeg_failure_is_one_line_and_leaves_no_file(tmp_path, monkeypatch):
             write_video(out_dir / "x.mp4", _frames(5), 25, audio=np.zeros(8000, np.float32))
     finally:
         clear()
-    _one_line(err, "x.mp4", "No space left on device")
+    _one_line(err, "x.mp4", "no space left on device: could not write", "needed more than 4.0 KB")
     assert list(out_dir.iterdir()) == []
 
 
