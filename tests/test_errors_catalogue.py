@@ -18,7 +18,7 @@ PLACEHOLDER = re.compile(r"<[^<>]+>")
 # Rows added for issue 12: each must be reproduced below, not only found in the source.
 ADDED = {"out-under-file", "out-read-only", "out-is-file", "out-is-folder", "video-ffmpeg", "no-space-file",
          "no-space-folder", "no-space-checkpoint", "no-space-log", "write-oserror", "preprocess-none-single",
-         "preprocess-none-folder", "checkpoint-damaged", "resume-fallback", "resume-none-complete"}
+         "preprocess-none-folder", "checkpoint-damaged", "checkpoint-other-model", "resume-fallback", "resume-none-complete"}
 
 
 def rows() -> dict[str, dict]:
@@ -166,6 +166,14 @@ def produce_checkpoints(rid: str, tmp: Path, monkeypatch) -> str:
         c = _ckpt(acc, tmp, 1)
         (c / "model.safetensors").write_bytes(b"")
         return line_of(lambda: ck.load_checkpoint(acc, c, torch.Generator()))
+    if rid == "checkpoint-other-model":
+        from accelerate import Accelerator
+
+        c = _ckpt(acc, tmp, 1)
+        other = Accelerator(cpu=True)
+        model = torch.nn.Linear(2, 3)
+        other.prepare(model, torch.optim.SGD(model.parameters(), lr=0.1))
+        return line_of(lambda: ck.load_checkpoint(other, c, torch.Generator()))
     if rid == "resume-fallback":
         _ckpt(acc, tmp, 1)
         (_ckpt(acc, tmp, 2) / "state.json").unlink()
