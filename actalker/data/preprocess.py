@@ -157,7 +157,8 @@ def preprocess(input_path: str | Path, out: str | Path, face_model: str | None =
                 status, what = "skipped", str(err)
             if status == "skipped":
                 report["skipped"].append({"file": str(video), "reason": what})
-                tqdm.write(f"skipped {video}: {what}")
+                if input_path.is_dir():  # a single file's reason is the command's one error line
+                    tqdm.write(f"skipped {video}: {what}")
             else:
                 report[status].append(what)
     finally:
