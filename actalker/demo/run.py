@@ -192,8 +192,12 @@ def run_demo(out="outputs/demo", steps: Optional[int] = None, seed: int = 0, mod
     from actalker.errors import InputError
     from actalker.media.video import write_video
 
+    from actalker.utils.atomic import write_text_atomic
+    from actalker.utils.paths import check_writable_output
+
     t0 = time.time()
     out = Path(out)
+    check_writable_output(out, "--out folder", is_dir=True)  # before the model loads
     model_dir = Path(model_dir) if model_dir else DEMO_MODEL_DIR
     trained = demo_model_present(model_dir)
     banner = "!" * 78
@@ -243,7 +247,7 @@ def run_demo(out="outputs/demo", steps: Optional[int] = None, seed: int = 0, mod
             "frames": num_frames, "fps": inputs["fps"], "size": size, "steps": int(steps or DEMO_STEPS), "seed": seed,
             "settings": {n: g for n, g in SETTINGS}, "seconds_per_video": timings}
     info["seconds"] = round(time.time() - t0, 1)
-    (out / "demo.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_text_atomic(out / "demo.json", json.dumps(info, indent=2) + "\n")
     files["info"] = out / "demo.json"
     return {"files": files, "seconds": info["seconds"], "trained": trained, "videos": videos, "inputs": inputs}
 
