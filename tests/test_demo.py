@@ -59,6 +59,38 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert len(audio) > 0.3 * frames / info["fps"] * 16000  # the speech is muxed
     png = Image.open(out / "demo_strip.png")
     assert png.width > 3 * info["size"] and png.height > info["size"]
+    check_strip_and_video(np.asarray(png.convert("RGB")).astype(int), out / "demo.mp4", frames, info,
+                          settings_differ=shipped)
+
+
+def check_strip_and_video(png, video_path, frames, info, settings_differ):
+    """The strip image (lossless): columns = input portrait + the 3 settings, rows = 6 frames
+    (layout of actalker/demo/run.py: 16 px header, 48 px left, 4 px gaps, 3x upscaled).
+    demo.mp4 is the first setting's video; with a trained model the gates change the video
+    (with fresh weights the zero-initialised branches cannot), and it moves over time."""
+    from actalker.media import read_video
+
+    k = 3
+    side = info["size"] * k
+    head, left, gap, rows = 16, 48, 4, 6
+    assert png.shape[:2] == (head + rows * (side + gap), left + 4 * (side + gap))
+    idx = np.linspace(0, frames - 1, rows).round().astype(int)
+
+    def cell(r, j):
+        y, x = head + r * (side + gap), left + j * (side + gap)
+        return png[y:y + side, x:x + side]
+
+    video, _ = read_video(video_path)
+    assert video.shape == (frames, side, side, 3)
+    for r, i in enumerate(idx):
+        own = np.abs(cell(r, 1) - video[i].astype(int)).mean()
+        other = np.abs(cell(r, 1) - video[(i + frames // 2) % frames].astype(int)).mean()
+        assert own < 4.0 and own < other, (r, own, other)  # mp4 noise only, and the right frame
+    assert max(np.abs(cell(r, 1) - cell(0, 1)).mean() for r in range(rows)) > 1.0  # it moves
+    if settings_differ:
+        for a, b in ((1, 2), (1, 3), (2, 3)):
+            change = max(np.abs(cell(r, a) - cell(r, b)).mean() for r in range(rows))
+            assert change > 0.3, (info["settings"], a, b, change)  # the same seed: only the gates differ
 
 
 def test_demo_refuses_without_weights(tmp_path, capsys):

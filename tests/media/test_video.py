@@ -106,6 +106,7 @@ def test_resample_nearest_time():
     assert resample_frames(frames, 25, 25) is frames
 
 
+@pytest.mark.needs_shared
 def test_real_driving_video(driving_video_path):
     frames, fps = read_video(driving_video_path, max_frames=5)
     assert frames.shape == (5, 512, 508, 3) and fps == 25.0
