@@ -21,7 +21,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from actalker.data.preprocess import REPORT, PreprocessOptions, preprocess
+    from actalker.data.preprocess import REPORT, PreprocessOptions, nothing_written_error, preprocess
     from actalker.errors import InputError
 
     if args.fps <= 0 or args.size < 16 or args.min_frames < 1:
@@ -29,6 +29,9 @@ def run(args) -> int:
     opts = PreprocessOptions(fps=args.fps, size=args.size, min_frames=args.min_frames,
                              require_audio=args.require_audio, max_seconds=args.max_seconds)
     r = preprocess(args.input, args.out, args.face_model, opts, progress=not args.quiet)
+    error = nothing_written_error(r, args.out / REPORT)
+    if error is not None:  # exit 0 with 0 clips would read as success in a script
+        raise error
     print(f"{len(r['written'])} written, {len(r['existing'])} already done, {len(r['skipped'])} skipped "
           f"(reasons in {args.out / REPORT})")
     return 0

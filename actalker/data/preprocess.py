@@ -138,9 +138,12 @@ def preprocess(input_path: str | Path, out: str | Path, face_model: str | None =
 
     from actalker.media.face import FaceTracker
 
+    from actalker.utils.paths import check_writable_output
+
     opts = opts or PreprocessOptions()
     input_path, out = Path(input_path).expanduser(), Path(out).expanduser()
     videos = find_videos(input_path)
+    check_writable_output(out, "output folder", is_dir=True)  # before minutes of decoding and tracking
     tracker = FaceTracker(face_model)  # a missing model file fails here, before any work
     base = input_path if input_path.is_dir() else input_path.parent
     report = {"input": str(input_path), "options": asdict(opts), "written": [], "existing": [], "skipped": []}
@@ -163,3 +166,14 @@ def preprocess(input_path: str | Path, out: str | Path, face_model: str | None =
             write_text_atomic(out / REPORT, json.dumps(report, indent=1))
             build_manifest(out)
     return report
+
+
+def nothing_written_error(report: dict, report_path: Path) -> InputError | None:
+    """The error for a run that wrote no clip and found none already done, else None."""
+    if report["written"] or report["existing"]:
+        return None
+    skipped = report["skipped"]
+    if len(skipped) == 1 and Path(report["input"]).is_file():
+        return InputError(f"preprocess wrote no clip from {skipped[0]['file']}: {skipped[0]['reason']}")
+    return InputError(f"preprocess wrote no clip: all {len(skipped)} videos in {report['input']} were skipped "
+                      f"(reasons in {report_path})")

@@ -5,6 +5,7 @@ argument list (never a shell string), so any path is safe.
 """
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import tempfile
@@ -13,11 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from actalker.errors import InputError, ShapeError
+from actalker.errors import InputError, OutputError, ShapeError
 from actalker.utils.atomic import atomic_path
+from actalker.utils.paths import tagged
 
 # ffmpeg's own words for a file that ends early or cannot be decoded.
 _TRUNCATED_MARKS = ("partial file", "moov atom not found")
+# ffmpeg's words for a fault of the output (the line worth showing among its messages).
+_WRITE_FAULT_MARKS = {"No space left": errno.ENOSPC, "Permission denied": errno.EACCES,
+                      "Read-only file system": errno.EROFS, "Disk quota": errno.EDQUOT}
 _DECODE_ERROR_MARKS = ("Invalid data found", "Decoding error", "error while decoding")
 
 
@@ -161,9 +166,9 @@ def write_video(
 
     ``audio`` (float mono at ``sr``) is muxed as AAC and cut to the video's duration.
     Odd widths/heights are padded by one edge row/column (yuv420p needs even sizes).
+    If ffmpeg fails (e.g. a full disk at the trailer), an OutputError names the file and
+    ffmpeg's reason, and the old file (or nothing) stays in place.
     """
-    import imageio_ffmpeg
-
     from actalker.media.audio import write_wav
 
     frames = np.asarray(frames)
@@ -174,7 +179,6 @@ def write_video(
     f, h, w, _ = frames.shape
     if h % 2 or w % 2:
         frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    size = (frames.shape[2], frames.shape[1])
     out = Path(path)
     with atomic_path(out) as tmp, tempfile.TemporaryDirectory(dir=out.parent) as scratch:
         audio_path = None
@@ -183,16 +187,46 @@ def write_video(
             if len(audio):
                 audio_path = str(Path(scratch) / "audio.wav")
                 write_wav(audio_path, audio, sr)
-        writer = imageio_ffmpeg.write_frames(
-            str(tmp), size, fps=Fraction(fps).limit_denominator(1001), codec="libx264",
-            pix_fmt_out="yuv420p", quality=None, macro_block_size=1, ffmpeg_log_level="error",
-            output_params=["-crf", "18", "-movflags", "+faststart"],
-            audio_path=audio_path, audio_codec="aac" if audio_path else None,
-        )
-        writer.send(None)  # start ffmpeg
+        _encode(_encode_command(tmp, frames.shape[2], frames.shape[1], fps, audio_path), frames, out)
+    return out
+
+
+def _encode_command(tmp: Path, width: int, height: int, fps: float, audio_path: str | None) -> list[str]:
+    rate = str(Fraction(fps).limit_denominator(1001))
+    cmd = [_ffmpeg(), "-nostdin", "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+           "-s", f"{width}x{height}", "-r", rate, "-i", "-"]
+    if audio_path:
+        cmd += ["-i", audio_path, "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac"]
+    return cmd + ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18", "-movflags", "+faststart", str(tmp)]
+
+
+def _frame_bytes(frame: np.ndarray) -> bytes:
+    return np.ascontiguousarray(frame).tobytes()
+
+
+def _encode(cmd: list[str], frames: np.ndarray, out: Path) -> None:
+    """Pipe raw frames into ffmpeg; its exit status and output file decide success."""
+    # stderr to a temp file: a pipe could fill up and stall ffmpeg while we write stdin
+    with tempfile.TemporaryFile() as err_file:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err_file)
+        broken = False
         try:
             for frame in frames:
-                writer.send(np.ascontiguousarray(frame))
+                proc.stdin.write(_frame_bytes(frame))
+        except BrokenPipeError:  # ffmpeg quit early; its exit status and stderr say why
+            broken = True
         finally:
-            writer.close()
-    return out
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
+                broken = True
+            rc = proc.wait()
+        err_file.seek(0)
+        err = err_file.read().decode("utf-8", "replace").strip()
+    tmp = Path(cmd[-1])
+    if rc != 0 or broken or not tmp.is_file() or tmp.stat().st_size == 0:
+        lines = [line.strip() for line in err.splitlines() if line.strip()]
+        causes = [line for line in lines if any(m in line for m in _WRITE_FAULT_MARKS)]
+        why = (causes or lines or [f"ffmpeg exit status {rc}"])[-1]
+        code = next((c for m, c in _WRITE_FAULT_MARKS.items() if m in why), None)
+        raise tagged(OutputError(f"could not write video {out}: ffmpeg failed ({why})"), code)

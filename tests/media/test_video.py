@@ -47,18 +47,17 @@ def test_odd_size_is_padded_and_max_frames(tmp_path):
 
 
 def test_write_is_atomic(tmp_path, monkeypatch):
-    import imageio_ffmpeg
+    import actalker.media.video as video
 
-    real = imageio_ffmpeg.write_frames
+    real, sent = video._frame_bytes, []
 
-    def failing(*args, **kwargs):
-        gen = real(*args, **kwargs)
-        gen.send(None)
-        yield
-        yield
-        raise RuntimeError("disk full")  # the second frame fails mid-write
+    def failing(frame):
+        sent.append(1)
+        if len(sent) == 2:
+            raise RuntimeError("disk full")  # the second frame fails mid-write
+        return real(frame)
 
-    monkeypatch.setattr(imageio_ffmpeg, "write_frames", failing)
+    monkeypatch.setattr(video, "_frame_bytes", failing)
     with pytest.raises(RuntimeError, match="disk full"):
         write_video(tmp_path / "x.mp4", _frames(5), 25, audio=np.zeros(8000, np.float32))
     assert list(tmp_path.iterdir()) == []  # no target, no temporaries
@@ -111,3 +110,50 @@ def test_real_driving_video(driving_video_path):
     frames, fps = read_video(driving_video_path, max_frames=5)
     assert frames.shape == (5, 512, 508, 3) and fps == 25.0
     assert frames.std() > 10  # real content, not a blank decode
+
+
+def _fake_ffmpeg(tmp_path, monkeypatch, script: str):
+    """Point imageio-ffmpeg (hence write_video) at a shell script standing in for ffmpeg."""
+    import imageio_ffmpeg
+
+    exe = tmp_path / "bin" / "ffmpeg"
+    exe.parent.mkdir()
+    exe.write_text("#!/bin/sh\n" + script)
+    exe.chmod(0o755)
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(exe))
+    clear = getattr(imageio_ffmpeg.get_ffmpeg_exe, "cache_clear", lambda: None)
+    clear()
+    monkeypatch.setattr(imageio_ffmpeg.get_ffmpeg_exe, "cache_clear", clear, raising=False)
+    return clear
+
+
+def test_ffmpeg_failure_is_one_line_and_leaves_no_file(tmp_path, monkeypatch):
+    """ffmpeg failing at the trailer (a full disk) after writing 4 KB and exiting 1: the
+    error names the file and ffmpeg's reason; neither a new file nor a temporary is left."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    clear = _fake_ffmpeg(tmp_path, monkeypatch, (
+        'cat > /dev/null\nfor last; do :; done\nhead -c 4096 /dev/zero > "$last"\n'
+        'echo "[out#0/mp4] Error writing trailer: No space left on device" >&2\nexit 1\n'))
+    try:
+        with pytest.raises(OSError) as err:
+            write_video(out_dir / "x.mp4", _frames(5), 25, audio=np.zeros(8000, np.float32))
+    finally:
+        clear()
+    _one_line(err, "x.mp4", "no space left on device: could not write", "needed more than 4.0 KB")
+    assert list(out_dir.iterdir()) == []
+
+
+def test_ffmpeg_failure_keeps_the_old_file(tmp_path, monkeypatch):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "x.mp4").write_bytes(b"old video")
+    clear = _fake_ffmpeg(tmp_path, monkeypatch, "cat > /dev/null\necho 'Conversion failed!' >&2\nexit 1\n")
+    try:
+        with pytest.raises(OSError) as err:
+            write_video(out_dir / "x.mp4", _frames(3), 25)
+    finally:
+        clear()
+    _one_line(err, "x.mp4", "Conversion failed")
+    assert [p.name for p in out_dir.iterdir()] == ["x.mp4"]
+    assert (out_dir / "x.mp4").read_bytes() == b"old video"
