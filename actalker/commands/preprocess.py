@@ -28,6 +28,16 @@ def register(subparsers) -> None:
     p.add_argument("--merge", nargs="+", type=Path, default=None, metavar="SHARD_DIR",
                    help="Merge these shard outputs into --out (no INPUT): clips, reports and one manifest.")
     p.add_argument("--quiet", action="store_true", help="No progress bar.")
+    g = p.add_argument_group("shards as an array job (submitit; see docs/cluster.md)")
+    g.add_argument("--launcher", default="local", help="local (default: here) or slurm / submitit-local with --shards")
+    g.add_argument("--shards", type=int, default=None, help="Submit N tasks, task i running --shard i/N into --out.")
+    g.add_argument("--partition", default=None, help="Slurm partition.")
+    g.add_argument("--cpus-per-shard", type=int, default=8, help="CPUs of each task (its --workers).")
+    g.add_argument("--time-min", type=int, default=24 * 60, help="Time limit of each task in minutes.")
+    g.add_argument("--account", default=None, help="Slurm account.")
+    g.add_argument("--slurm-arg", nargs="+", default=[], metavar="KEY=VALUE", help="More sbatch options.")
+    g.add_argument("--dry-run", action="store_true", help="Print the array job's sbatch parameters; submit nothing.")
+    g.add_argument("--wait", action="store_true", help="Wait for the tasks, then merge the shards in --out.")
     p.set_defaults(func=run)
 
 
@@ -44,6 +54,8 @@ def run(args) -> int:
         raise InputError("preprocess: need --fps > 0, --size >= 16, --min-frames >= 1")
     if args.workers is not None and args.workers < 1:
         raise InputError(f"preprocess: --workers {args.workers}: need at least 1")
+    if args.launcher != "local" or args.shards is not None or args.dry_run or args.wait:
+        return launch(args)
     return process(args)
 
 
@@ -81,3 +93,33 @@ def merge(args) -> int:
     if m["conflicts"]:
         print(f"warning: {len(m['conflicts'])} clip(s) differ between shards, the first kept: {', '.join(m['conflicts'][:5])}")
     return 1 if m["missing_shards"] or m["conflicts"] else 0
+
+
+def launch(args) -> int:
+    from actalker.data.launch import ShardJob, shard_sbatch_script, submit_shards
+    from actalker.data.preprocess import PreprocessOptions
+    from actalker.errors import InputError
+    from actalker.sweep.launch import LaunchOptions, require_submitit
+
+    if args.launcher == "local" or not args.shards or args.shards < 1 or args.shard:
+        raise InputError("preprocess: --shards N (N >= 1) goes with --launcher slurm or submitit-local, without --shard")
+    opts = LaunchOptions(launcher=args.launcher, partition=args.partition, cpus_per_run=args.cpus_per_shard,
+                         time_min=args.time_min, account=args.account, slurm_args=list(args.slurm_arg))
+    opts.check()
+    require_submitit()
+    if args.dry_run:
+        print(shard_sbatch_script(opts, args.shards, args.out) if args.launcher == "slurm" else
+              f"{args.shards} local jobs, task i running: preprocess {args.input} --out {args.out} --shard i/{args.shards}")
+        return 0
+    pre = PreprocessOptions(fps=args.fps, size=args.size, min_frames=args.min_frames,
+                            require_audio=args.require_audio, max_seconds=args.max_seconds)
+    job = ShardJob(str(args.input.resolve()), str(args.out.resolve()), args.face_model, pre, args.shards, args.workers)
+    jobs = submit_shards(job, opts)
+    print(f"submitted {len(jobs)} shard tasks ({jobs[0].job_id} ...); when they end: "
+          f"actalker preprocess --merge {args.out} --out {args.out}")
+    if not args.wait:
+        return 0
+    for j in jobs:
+        j.wait()
+    args.merge, args.input = [args.out], None
+    return merge(args)
