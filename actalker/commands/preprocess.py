@@ -21,6 +21,8 @@ def register(subparsers) -> None:
     p.add_argument("--require-audio", action=argparse.BooleanOptionalAction, default=True,
                    help="Skip videos without an audio stream (default: on).")
     p.add_argument("--max-seconds", type=float, default=None, help="Use at most this many seconds of each video.")
+    p.add_argument("--layout", default="folder", choices=["folder", "hdtf", "celebvhq", "vfhq"],
+                   help="How the data set names identities (docs/datasets.md); default: one sub-folder per person.")
     p.add_argument("--workers", type=int, default=None,
                    help="Videos processed at once, each in its own process (default: the cores this process may use).")
     p.add_argument("--shard", default=None, metavar="I/N",
@@ -66,7 +68,7 @@ def process(args) -> int:
 
     shard = parse_shard(args.shard)
     opts = PreprocessOptions(fps=args.fps, size=args.size, min_frames=args.min_frames,
-                             require_audio=args.require_audio, max_seconds=args.max_seconds)
+                             require_audio=args.require_audio, max_seconds=args.max_seconds, layout=args.layout)
     r = preprocess(args.input, args.out, args.face_model, opts, progress=not args.quiet,
                    workers=args.workers or default_workers(), shard=shard)
     report = args.out / report_name(shard)
@@ -112,7 +114,7 @@ def launch(args) -> int:
               f"{args.shards} local jobs, task i running: preprocess {args.input} --out {args.out} --shard i/{args.shards}")
         return 0
     pre = PreprocessOptions(fps=args.fps, size=args.size, min_frames=args.min_frames,
-                            require_audio=args.require_audio, max_seconds=args.max_seconds)
+                            require_audio=args.require_audio, max_seconds=args.max_seconds, layout=args.layout)
     job = ShardJob(str(args.input.resolve()), str(args.out.resolve()), args.face_model, pre, args.shards, args.workers)
     jobs = submit_shards(job, opts)
     print(f"submitted {len(jobs)} shard tasks ({jobs[0].job_id} ...); when they end: "

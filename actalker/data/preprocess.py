@@ -36,6 +36,7 @@ class PreprocessOptions:
     require_audio: bool = True
     margin: float = 1.8        # crop side = margin x the median face-box side
     max_seconds: float | None = None
+    layout: str = "folder"     # how the data set names identities (actalker.data.layouts)
 
 
 def find_videos(input_path: Path) -> list[Path]:
@@ -49,14 +50,20 @@ def find_videos(input_path: Path) -> list[Path]:
     return found
 
 
-def clip_name(video: Path, base: Path) -> tuple[str, str]:
-    """(clip id, identity): id from the file name plus a hash of its relative path; identity
-    = the sub-folder holding it (one folder per person), else the file's stem."""
+def clip_id(video: Path, base: Path) -> str:
+    """The file name plus a hash of its path relative to the input folder."""
     rel = video.relative_to(base) if video != base else Path(video.name)
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", video.stem)[:40] or "clip"
-    cid = f"{stem}-{hashlib.sha1(rel.as_posix().encode()).hexdigest()[:6]}"
-    identity = rel.parts[0] if len(rel.parts) > 1 else video.stem
-    return cid, identity
+    return f"{stem}-{hashlib.sha1(rel.as_posix().encode()).hexdigest()[:6]}"
+
+
+def clip_name(video: Path, base: Path, layout: str = "folder") -> tuple[str, str]:
+    """(clip id, identity): the identity by the data set's layout (actalker.data.layouts;
+    default: the sub-folder holding the video, one folder per person, else its stem)."""
+    from actalker.data.layouts import identity_of
+
+    rel = video.relative_to(base) if video != base else Path(video.name)
+    return clip_id(video, base), identity_of(rel, layout)
 
 
 def stable_crop(boxes_px: np.ndarray, width: int, height: int, margin: float) -> tuple[float, float, float]:
@@ -81,10 +88,11 @@ def process_video(video: Path, base: Path, out: Path, tracker, opts: PreprocessO
     from actalker.media.face import motion_features
     from actalker.media.video import read_video, resample_indices
 
-    cid, identity = clip_name(video, base)
+    cid = clip_id(video, base)
     target = out / "clips" / cid
     if (target / "meta.json").is_file():
         return "existing", cid
+    identity = clip_name(video, base, opts.layout)[1]
     max_frames = None
     if opts.max_seconds:
         from actalker.media.video import probe_video
@@ -176,9 +184,9 @@ def _run(videos, base, out, tracker, opts, workers, single, progress, results) -
 
     from actalker.data.workers import run_videos
 
-    todo = [k for k, v in enumerate(videos) if not (out / "clips" / clip_name(v, base)[0] / "meta.json").is_file()]
+    todo = [k for k, v in enumerate(videos) if not (out / "clips" / clip_id(v, base) / "meta.json").is_file()]
     for k in sorted(set(range(len(videos))) - set(todo)):
-        results[k] = ("existing", clip_name(videos[k], base)[0], "")
+        results[k] = ("existing", clip_id(videos[k], base), "")
     with tqdm(total=len(videos), initial=len(results), desc="preprocess", unit="video", disable=not progress) as bar:
         for j, status, what, detail in run_videos([videos[k] for k in todo], base, out, tracker, opts, workers, single):
             results[todo[j]] = (status, what, detail)
