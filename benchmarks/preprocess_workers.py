@@ -51,6 +51,35 @@ def timed_run(inputs: Path, out: Path, workers: int) -> float:
     return seconds
 
 
+def stage_costs(video: Path, out: Path) -> dict[str, float]:
+    """Seconds per source frame of each preprocessing step, on one video, in this process."""
+    import numpy as np
+
+    from actalker.data.clip import write_clip
+    from actalker.data.preprocess import _crop_frames, stable_crop
+    from actalker.media.audio import read_audio
+    from actalker.media.face import FaceTracker, motion_features
+    from actalker.media.video import read_video
+
+    t = [time.perf_counter()]
+    frames, fps = read_video(video)
+    t.append(time.perf_counter())
+    audio = read_audio(video, sr=16000)
+    t.append(time.perf_counter())
+    track = FaceTracker(SHARED / "models" / "face_landmarker_v2_with_blendshapes.task").track(frames, fps)
+    t.append(time.perf_counter())
+    h, w = frames.shape[1:3]
+    x0, y0, side = stable_crop(track.boxes * np.array([w, h, w, h]), w, h, 1.8)
+    crop = _crop_frames(frames, x0, y0, side, 256)
+    t.append(time.perf_counter())
+    write_clip(out / "clip", clip_id="c", identity="i", fps=fps, frames=crop, landmarks=track.landmarks,
+               boxes=np.clip(track.boxes, 0, 1), motion=motion_features(track), audio=audio[: int(len(frames) / fps * 16000)],
+               frames_format="mp4")
+    t.append(time.perf_counter())
+    names = ("decode video", "decode audio", "face tracking", "crop + resize", "write clip (mp4 encode)")
+    return {n: (b - a) / len(frames) for n, a, b in zip(names, t, t[1:])}
+
+
 def same_clips(a: Path, b: Path) -> bool:
     files = lambda d: {p.relative_to(d): p.read_bytes() for p in sorted((d / "clips").rglob("*")) if p.is_file()}
     return files(a) == files(b)
@@ -61,6 +90,7 @@ def main() -> int:
     ap.add_argument("--videos", type=int, default=8)
     ap.add_argument("--frames", type=int, default=100)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--stages", action="store_true", help="also time each step on one video, in one process")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -77,6 +107,11 @@ def main() -> int:
         for w in args.workers[1:]:
             print(f"speed-up workers {w} vs {first}: {times[first] / times[w]:.2f}x; "
                   f"clips identical: {same_clips(tmp / f'out{first}', tmp / f'out{w}')}")
+        if args.stages:
+            costs = stage_costs(next((tmp / "in").rglob("*.mp4")), tmp / "stages")
+            for name, sec in costs.items():
+                print(f"  {name:<26} {sec * 1000:6.1f} ms/frame = {sec * 25:.2f} h per hour of 25 fps video")
+            print(f"  {'all steps':<26} {sum(costs.values()) * 1000:6.1f} ms/frame; load avg {os.getloadavg()[0]:.1f}")
     return 0
 
 

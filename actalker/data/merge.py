@@ -41,20 +41,20 @@ def read_shard_reports(dirs: list[Path]) -> list[dict]:
 
 def check_shards(reports: list[dict]) -> list[str]:
     """Missing shards as 'i/n'; InputError when shards of one set listed different inputs."""
-    sets: dict[int, dict[int, dict]] = {}
+    sets: dict[tuple[str, int], dict[int, dict]] = {}  # one set per (input, n): data sets may be merged too
     for rep in reports:
         if rep.get("shard"):
             i, n = (int(x) for x in rep["shard"].split("/"))
-            sets.setdefault(n, {})[i] = rep
+            sets.setdefault((str(rep.get("input")), n), {})[i] = rep
     missing = []
-    for n, found in sorted(sets.items()):
+    for (source, n), found in sorted(sets.items()):
         counts = {rep.get("input_videos") for rep in found.values()}
         if len(counts) > 1:
             ranked = sorted(found.values(), key=lambda r: r.get("input_videos") or 0)
             a, b = ranked[0], ranked[-1]
             raise InputError(f"shards {a['shard']} and {b['shard']} listed different inputs ({a.get('input_videos')} vs "
                              f"{b.get('input_videos')} videos), so they may overlap: re-run the shards on the same input")
-        missing += [f"{i}/{n}" for i in range(n) if i not in found]
+        missing += [f"{i}/{n} of {source}" for i in range(n) if i not in found]
     return missing
 
 

@@ -83,6 +83,29 @@ def test_bad_options_one_line(videos, tmp_path, capsys, argv, message):
     assert message in err and err.count("\n") == 1
 
 
+def test_merge_two_sharded_data_sets_and_refuse_shards_of_a_changed_input(videos, tmp_path, capsys):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(videos, other)
+    for k in (0, 1):  # other people, so other clip ids
+        (other / f"person{k}").rename(other / f"guest{k}")
+    for src, name in ((videos, "a"), (other, "b")):  # two inputs, both in 2 shards
+        for i in range(2):
+            preprocess(src, tmp_path / name, None, OPTS, progress=False, shard=(i, 2), tracker=ContentTracker())
+    assert main(["preprocess", "--merge", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "ab")]) == 0
+    merged = json.loads((tmp_path / "ab" / "manifest.json").read_text())
+    assert len(merged["clips"]) == 8 and merged["identities"] == ["guest0", "guest1", "person0", "person1"]
+    changed = tmp_path / "changed"
+    shutil.copytree(videos, changed)
+    preprocess(changed, tmp_path / "c", None, OPTS, progress=False, shard=(0, 2), tracker=ContentTracker())
+    (changed / "person0" / "talk0.mp4").rename(changed / "person0" / "late.mp4")
+    shutil.copy(changed / "person0" / "late.mp4", changed / "person0" / "extra.mp4")
+    preprocess(changed, tmp_path / "c", None, OPTS, progress=False, shard=(1, 2), tracker=ContentTracker())
+    assert main(["preprocess", "--merge", str(tmp_path / "c"), "--out", str(tmp_path / "c")]) == 2
+    assert "listed different inputs (4 vs 5 videos), so they may overlap" in capsys.readouterr().err
+
+
 def test_merge_refuses_a_non_shard_folder(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["preprocess", "--merge", str(tmp_path / "empty"), "--out", str(tmp_path / "m")]) == 2
