@@ -26,10 +26,11 @@ def numbered_clip(path: Path, n: int = 30, fps: float = 25.0, size: int = 16, au
 class ContentTracker:
     """A stand-in for MediaPipe's FaceTracker (picklable, so it runs in spawned workers):
     the 'face' is a box whose place follows the frame's brightness, so each video gets its
-    own crop and landmarks. ``fail_frames``: raise RuntimeError for a video of that length."""
+    own crop and landmarks. ``fail_frames``: raise RuntimeError for a video of that length;
+    ``die_frames``: end the whole process (as a crash in native code would)."""
 
-    def __init__(self, fail_frames: int | None = None):
-        self.fail_frames = fail_frames
+    def __init__(self, fail_frames: int | None = None, die_frames: int | None = None):
+        self.fail_frames, self.die_frames = fail_frames, die_frames
 
     def track(self, frames, fps):
         from actalker.media.face import FaceTrack
@@ -37,6 +38,10 @@ class ContentTracker:
         n = len(frames)
         if n == self.fail_frames:
             raise RuntimeError(f"tracker crashed on a {n}-frame video")
+        if n == self.die_frames:  # like a segfault in native code: the worker process is gone
+            import os
+
+            os._exit(11)
         shift = frames.reshape(n, -1).mean(1).astype(np.float32) / 255.0 * 0.2  # (F,) in [0, 0.2]
         grid = np.random.default_rng(n).uniform(0.35, 0.55, (478, 3)).astype(np.float32)
         lms = grid[None] + shift[:, None, None]

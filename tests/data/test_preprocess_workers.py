@@ -50,6 +50,14 @@ def test_a_failing_video_is_recorded_and_the_others_go_on(videos, tmp_path):
     assert len(again["existing"]) == 3 and len(again["written"]) == 1 and not again["failed"]  # resumed
 
 
+def test_a_dying_worker_fails_its_videos_not_the_run(videos, tmp_path):
+    out = tmp_path / "out"
+    r = preprocess(videos, out, None, OPTS, progress=False, workers=2, tracker=ContentTracker(die_frames=31))
+    died = [f for f in r["failed"] if "worker process died" in f["error"]]
+    assert any(f["file"].endswith("talk1.mp4") for f in died) and len(r["written"]) + len(r["failed"]) == 4
+    assert json.loads((out / "preprocess_report.json").read_text())["failed"] == r["failed"]  # a re-run retries them
+
+
 def test_shards_split_without_overlap_and_merge(videos, tmp_path):
     whole = preprocess(videos, tmp_path / "whole", None, OPTS, progress=False, tracker=ContentTracker())
     parts = [preprocess(videos, tmp_path / f"s{i}", None, OPTS, progress=False, shard=(i, 3), tracker=ContentTracker())
