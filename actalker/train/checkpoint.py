@@ -236,7 +236,14 @@ def load_checkpoint(accelerator, path: Path, generator: torch.Generator, ema=Non
     why = checkpoint_problem(path)
     if why is not None:
         raise InputError(f"checkpoint {path} cannot be loaded: {why}")
-    accelerator.load_state(str(path), load_kwargs={"weights_only": True})
+    try:
+        accelerator.load_state(str(path), load_kwargs={"weights_only": True})
+    except RuntimeError as err:  # torch lists every mismatched tensor on its own line
+        mismatch = [line.strip() for line in str(err).splitlines() if "size mismatch" in line or "Missing key" in line]
+        if not mismatch:
+            raise
+        more = f" (and {len(mismatch) - 1} more)" if len(mismatch) > 1 else ""
+        raise InputError(f"checkpoint {path} does not fit this model: {mismatch[0].rstrip('.')}{more}") from None
     if ema is not None:
         ema.load_state_dict(load_file(str(path / "ema.safetensors")))
     rng = path / f"rng-{accelerator.process_index}.safetensors"

@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from actalker.errors import ConfigError
-from actalker.train.checkpoint import StopFlag, latest_checkpoint, load_checkpoint, save_checkpoint
+from actalker.train.checkpoint import StopFlag, latest_checkpoint, load_checkpoint, resume_checkpoint, save_checkpoint
 from actalker.train.conditioning import ItemConditioning
 from actalker.train.data import ResumableBatchSampler, SeededItems, collate
 from actalker.train.ema import EMA
@@ -124,10 +124,14 @@ def _train(cfg, accelerator, resume, parts, resolved, progress, registry) -> Tra
     t = cfg.train
     out = Path(t.output_dir)
     seed = run_seed(cfg)
-    ckpt = latest_checkpoint(out) if resume else None
+    say = (lambda line: print(line, flush=True)) if accelerator.is_main_process else (lambda line: None)
+    ckpt = resume_checkpoint(out, log=say) if resume else None  # skips an incomplete newest one
     if not resume and latest_checkpoint(out) is not None:
         raise ConfigError(f"train.output_dir {out} already has checkpoints; pass --resume or choose another output_dir")
 
+    from actalker.utils.paths import check_writable_output
+
+    check_writable_output(out, "train.output_dir", is_dir=True)  # before building the model and data
     set_seed(seed)  # same initial weights in every process
     if parts is None:
         from actalker.train.build import build_parts

@@ -138,3 +138,17 @@ def test_resume_with_no_complete_checkpoint_is_one_line(tmp_path, acc):
         resume_checkpoint(tmp_path)
     assert str(err.value) == (f"--resume: no complete checkpoint in {tmp_path / 'checkpoints'} "
                               "(newest step-00000001: state.json is missing)")
+
+
+def test_weights_of_another_model_are_one_line(acc, tmp_path):
+    from accelerate import Accelerator
+
+    ckpt = _save(acc, tmp_path, 1)
+    other = torch.nn.Linear(4, 6)  # same names, other shapes
+    opt = torch.optim.AdamW(other.parameters(), lr=1e-3)
+    acc2 = Accelerator(cpu=True)
+    acc2.prepare(other, opt)
+    with pytest.raises(InputError) as err:
+        load_checkpoint(acc2, ckpt, torch.Generator())
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(f"checkpoint {ckpt} does not fit this model: ") and "weight" in msg, msg
