@@ -190,7 +190,7 @@ def _run(videos, base, out, tracker, opts, workers, single, progress, results) -
     with tqdm(total=len(videos), initial=len(results), desc="preprocess", unit="video", disable=not progress) as bar:
         for j, status, what, detail in run_videos([videos[k] for k in todo], base, out, tracker, opts, workers, single):
             results[todo[j]] = (status, what, detail)
-            if status in ("skipped", "failed"):
+            if status in ("skipped", "failed") and not single:  # a single file's reason is the one error line
                 tqdm.write(f"{status} {videos[todo[j]]}: {what}")
             bar.update(1)
 

@@ -94,15 +94,22 @@ def restore_rng(state: dict[str, torch.Tensor], generator: torch.Generator) -> N
 
 # ---- save / load ------------------------------------------------------------------------
 
-def discard(folder: Path) -> None:
-    """Delete a folder so that it is never seen half-deleted under its own name: rename it
-    to a hidden trash name first (atomic), then delete."""
+def _to_trash(folder: Path) -> Optional[Path]:
+    """Rename a folder to a hidden trash name (atomic); None if it is already gone."""
     trash = folder.with_name(f".trash-{folder.name}-{uuid.uuid4().hex[:8]}")
     try:
         os.replace(folder, trash)
     except FileNotFoundError:
-        return
-    shutil.rmtree(trash, ignore_errors=True)
+        return None
+    return trash
+
+
+def discard(folder: Path) -> None:
+    """Delete a folder so that it is never seen half-deleted under its own name: rename it
+    to a hidden trash name first, then delete."""
+    trash = _to_trash(folder)
+    if trash is not None:
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def _sweep_leftovers(root: Path) -> None:
@@ -149,9 +156,12 @@ def save_checkpoint(accelerator, output_dir, step: int, meta: dict, generator: t
                                needed=_folder_bytes(previous)) from None
         raise
     if accelerator.is_main_process:
-        if final.exists():  # re-saving the same step (e.g. a stop right after a periodic save)
-            discard(final)
+        # re-saving the same step (a stop right after a periodic save, or replacing an
+        # incomplete one after --resume fell back): the new folder takes the name at once
+        replaced = _to_trash(final) if final.exists() else None
         os.replace(tmp, final)
+        if replaced is not None:
+            shutil.rmtree(replaced, ignore_errors=True)
         if keep > 0:
             for old in list_checkpoints(output_dir)[:-keep]:
                 discard(old)

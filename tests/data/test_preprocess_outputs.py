@@ -68,8 +68,9 @@ def test_single_file_skipped_is_an_error(fake_video, tmp_path, monkeypatch, no_t
     monkeypatch.setattr(pre, "process_video", lambda *a, **k: ("skipped", "no face: found in 0% of frames, need 50%"))
     out = tmp_path / "data"
     assert main(["preprocess", str(fake_video), "--out", str(out), "--quiet"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == f"error: preprocess wrote no clip from {fake_video}: no face: found in 0% of frames, need 50%"
+    printed = capsys.readouterr()
+    assert printed.out == ""  # one line in all, not a "skipped" line before the error
+    assert printed.err == f"error: preprocess wrote no clip from {fake_video}: no face: found in 0% of frames, need 50%\n"
     assert (out / "preprocess_report.json").is_file()  # the reason stays on disk
     assert not list((out / "clips").glob("*")) if (out / "clips").exists() else True
 
@@ -103,5 +104,6 @@ def test_real_video_without_a_face_exits_2(tmp_path, face_model_path, capsys):
     video = write_video(tmp_path / "wall.mp4", frames, 25, audio=(0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32))
     code = main(["preprocess", str(video), "--out", str(tmp_path / "data"), "--face-model", str(face_model_path),
                  "--min-frames", "10", "--quiet"])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and err[-1].startswith(f"error: preprocess wrote no clip from {video}: no face")
+    printed = capsys.readouterr()
+    assert code == 2 and printed.out == "" and len(printed.err.splitlines()) == 1, printed
+    assert printed.err.startswith(f"error: preprocess wrote no clip from {video}: no face")
