@@ -80,7 +80,8 @@ def test_folder_with_every_video_skipped_is_an_error(fake_video, tmp_path, monke
 
     (fake_video.parent / "other.mp4").write_bytes(b"x")
     monkeypatch.setattr(pre, "process_video", lambda *a, **k: ("skipped", "too few frames"))
-    assert main(["preprocess", str(fake_video.parent), "--out", str(tmp_path / "data"), "--quiet"]) == 2
+    # --workers 1: the patched process_video lives in this process only (workers are spawned)
+    assert main(["preprocess", str(fake_video.parent), "--out", str(tmp_path / "data"), "--quiet", "--workers", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("error: preprocess wrote no clip: all 2 videos in") and "preprocess_report.json" in err
 
