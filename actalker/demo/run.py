@@ -245,7 +245,8 @@ def run_demo(out="outputs/demo", steps: Optional[int] = None, seed: int = 0, mod
     info = {"model": source, "trained": trained, "identity": face["identity"],
             "world": {"seed": inputs["seed"], "face_clip": inputs["index"], "motion_clip": inputs["index"] + 1},
             "frames": num_frames, "fps": inputs["fps"], "size": size, "steps": int(steps or DEMO_STEPS), "seed": seed,
-            "settings": {n: g for n, g in SETTINGS}, "seconds_per_video": timings}
+            "settings": {n: g for n, g in SETTINGS}, "seconds_per_video": timings,
+            "strip_rows": [int(i) for i in rows]}
     info["seconds"] = round(time.time() - t0, 1)
     write_text_atomic(out / "demo.json", json.dumps(info, indent=2) + "\n")
     files["info"] = out / "demo.json"
