@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from actalker.plugins.testing import check_per_frame_encoder
 from actalker.errors import ConfigError, InputError, PluginError
 from actalker.plugins import load_registry
 
@@ -87,22 +88,3 @@ def test_encoder(spec):
     # log powers have an arbitrary offset per recording: the encoder does not see it
     torch.testing.assert_close(enc(x + 3.0), y, rtol=1e-4, atol=1e-4)
 
-
-def check_per_frame_encoder(enc, x, bump):
-    """Frame f's tokens come from frame f's features only (no frame or sample mixing), they
-    change with them, the tokens of a frame differ from each other, and every parameter
-    gets a gradient: what a shape check cannot see (a zero, constant or mixing encoder)."""
-    x = x.clone()
-    y = enc(x)
-    b, f = x.shape[:2]
-    moved = x.clone()
-    moved[1, 2] = moved[1, 2] + bump
-    change = (enc(moved) - y).abs().flatten(2).amax(-1)  # (B, F)
-    assert change[1, 2] > 1e-3
-    change[1, 2] = 0
-    assert torch.equal(change, torch.zeros(b, f))
-    assert torch.isfinite(y).all() and (y[:, :, 0] - y[:, :, 1]).abs().max() > 1e-4
-    enc.zero_grad()
-    y.square().sum().backward()
-    for name, p in enc.named_parameters():
-        assert p.grad is not None and p.grad.abs().sum() > 0, name
