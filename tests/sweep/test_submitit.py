@@ -85,14 +85,6 @@ def _until(cond, timeout: float, what: str) -> None:
         time.sleep(0.5)
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sweepworld") / "data"
-    assert main(["synth", "--out", str(root), "--clips", "4", "--frames", "8", "--size", "16", "--fps", "12.5",
-                 "--speech", "syllables", "--clips-per-identity", "1", "--quiet"]) == 0
-    return root
-
-
 @pytest.mark.slow  # two jobs of a few minutes on 2 busy cores
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="kills a job's process tree through /proc")
 def test_two_local_jobs_in_parallel_one_killed_and_resumed(data, tmp_path, capsys):
