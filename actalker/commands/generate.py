@@ -1,10 +1,13 @@
 """`actalker generate`: a portrait and control signals -> a talking-head mp4.
 
     actalker generate --model DIR --image PORTRAIT [--<flag> PATH ...] [--signal NAME=PATH ...]
-                      [--gate NAME=G,...] [--steps N] [--frames N] [--seed S] [--fps F] --out OUT.mp4
+                      [--gate NAME=G[@T],...] [--steps N] [--frames N] [--seed S] [--fps F] --out OUT.mp4
 
 Each installed modality with a ``cli_flag`` adds ``--<flag> PATH`` (e.g. the built-in audio
 modality adds ``--audio``); ``--signal NAME=PATH`` takes any branch or modality by name.
+A gate is a constant (``--gate audio=1``) or keyframes over time, linearly interpolated
+per frame (``--gate "motion=0@0s,1@2s,0.3@4s"``, TIME in seconds or frames ``50f``), or a
+.json/.yaml file {branch: gate or schedule}; OUT.json records each schedule.
 Every input is checked before any work starts; a user mistake prints one line and writes
 nothing. The video is written atomically with the audio of the first signal file that has
 an audio stream muxed in, and the resolved settings are saved beside it (OUT.json).
@@ -52,7 +55,8 @@ def register(subparsers) -> None:
         p.add_argument(f"--{flag}", dest=f"signal_flag__{flag}", metavar="PATH", help=f"input file of the '{modality}' signal")
     p.set_defaults(signal_flags=flags)
     p.add_argument("--signal", action="append", default=[], metavar="NAME=PATH", help="input file of a branch or modality (repeatable)")
-    p.add_argument("--gate", action="append", default=[], metavar="NAME=G[,NAME=G]", help="gate per branch, e.g. audio=1,motion=0.5")
+    p.add_argument("--gate", action="append", default=[], metavar="NAME=G[@T,...]|FILE", help="gate per branch: audio=1,motion=0.5; keyframes over time "
+                   "motion=0@0s,1@2s,0.3@4s (linear between, TIME in s or frames: 50f); or a .json/.yaml file")
     p.add_argument("--scale", action="append", default=[], metavar="NAME=S[,NAME=S]", help="guidance scale per branch stage")
     p.add_argument("--reference-scale", type=float, default=None, help="guidance scale of the reference stage")
     p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's sampling.steps)")
@@ -212,6 +216,7 @@ def _first_audio(inputs: dict[str, Path]) -> tuple[Optional[np.ndarray], Optiona
 def run(args) -> int:
     import torch
 
+    from actalker.core import gate_schedule
     from actalker.core.pipeline import ACTalkerPipeline
     from actalker.utils.atomic import write_text_atomic
 
@@ -242,7 +247,7 @@ def run(args) -> int:
         value = getattr(args, f"signal_flag__{flag}", None)
         if value is not None:
             check_file(value, f"--{flag} input")
-    gates = _floats(args.gate, "--gate")
+    gates = gate_schedule.parse_args(args.gate, "--gate")
     scales = _floats(args.scale, "--scale")
 
     device = _device(args.device)
@@ -253,10 +258,8 @@ def run(args) -> int:
     for name, g in gates.items():
         if name not in pipe.branch_names:
             raise InputError(f"--gate for unknown branch '{name}' (the model's branches: {', '.join(pipe.branch_names)})")
-        if g < 0:
-            raise InputError(f"--gate {name}={g}: a gate must be >= 0")
-        if g > 0 and name not in inputs:
-            raise InputError(f"--gate {name}={g} opens a branch without a signal; give its input file")
+        if g.is_open() and name not in inputs:
+            raise InputError(f"--gate {name}={g.text()} opens a branch without a signal; give its input file")
     for name in scales:
         if name not in pipe.branch_names:
             raise InputError(f"--scale for unknown branch '{name}' (the model's branches: {', '.join(pipe.branch_names)})")
@@ -284,7 +287,7 @@ def run(args) -> int:
     frames = pipe(
         image,
         conditions,
-        gates=gates,
+        gates=gate_schedule.resolve(gates, num_frames, fps),
         landmarks=landmarks,
         boxes=boxes,
         num_frames=num_frames,
@@ -308,7 +311,8 @@ def run(args) -> int:
         "image": str(Path(args.image).expanduser().resolve()),
         "signals": {k: str(v.resolve()) for k, v in inputs.items()},
         "audio_from": audio_from,
-        "gates": {b.name: gates.get(b.name, b.default_gate if b.name in inputs else 0.0) for b in pipe.branches},
+        "gates": {b.name: gate_schedule.to_json({b.name: gates[b.name]})[b.name] if b.name in gates
+                  else (b.default_gate if b.name in inputs else 0.0) for b in pipe.branches},
         "num_frames": int(num_frames),
         "fps": fps,
         "seed": seed,
