@@ -27,9 +27,9 @@ import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from actalker.core.config import Config
-from actalker.errors import ConfigError, PluginError
-from actalker.plugins.validation import describe_error, validate_options
+from actalker.core.branches import resolve_branch
+from actalker.core.config import Config, validate_config
+from actalker.errors import ConfigError
 from actalker.utils.atomic import write_text_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -123,31 +123,15 @@ def compose(name_or_path: str | Path | None = None, overrides: Iterable[str] = (
     return merged
 
 
-def validate_core(raw: dict[str, Any]) -> Config:
-    """Phase 1: the core schema. Branch options stay plain dicts."""
-    try:
-        return Config.model_validate(raw)
-    except Exception as err:
-        if hasattr(err, "errors"):
-            raise ConfigError(f"config: {describe_error(Config, err)}") from err
-        raise
+# Phase 1 lives with the schema (core); re-exported here for callers of the loader.
+validate_core = validate_config
 
 
 def validate_branches(cfg: Config, registry: "Registry") -> Config:
-    """Phase 2: modalities and regions exist; options pass the plugin's options model."""
+    """Phase 2: modalities and regions exist; options pass the plugin's options model
+    (actalker.core.branches decides); the completed options are written back."""
     for name, branch in cfg.model.branches.items():
-        key = f"model.branches.{name}"
-        try:
-            spec = registry.modality(branch.modality or name)
-            for field in ("region", "solo_region"):
-                if getattr(branch, field) is not None:
-                    registry.region(getattr(branch, field))
-        except PluginError as err:
-            raise PluginError(f"{key}: {err}") from err
-        opts = validate_options(
-            spec.options_model, branch.options, where=f"modality '{spec.name}' options", prefix=f"{key}.options"
-        )
-        branch.options = opts.model_dump(mode="json")
+        branch.options = resolve_branch(name, branch, registry).options.model_dump(mode="json")
     return cfg
 
 

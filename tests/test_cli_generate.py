@@ -117,20 +117,20 @@ def test_generate_real_portrait_audio_and_driving_video(model_dir, portrait_path
 
 def test_gate_schedule_reaches_the_pipeline_per_frame_and_the_json(model_dir, synthetic, tmp_path, monkeypatch):
     seen = {}
-    original = ACTalkerPipeline.__call__
+    original = ACTalkerPipeline.encode_conditions
 
-    def spy(self, *args, **kwargs):
-        seen.update(kwargs["gates"])
-        return original(self, *args, **kwargs)
+    def spy(self, feats, gates):  # the per-frame gates the denoiser gets
+        seen.update({k: g[0].tolist() for k, g in gates.items()})
+        return original(self, feats, gates)
 
-    monkeypatch.setattr(ACTalkerPipeline, "__call__", spy)
+    monkeypatch.setattr(ACTalkerPipeline, "encode_conditions", spy)
     gate_file = tmp_path / "gates.json"
     gate_file.write_text(json.dumps({"motion": 0}))
     out = tmp_path / "sched.mp4"
     assert run_cli(["--model", model_dir, "--image", synthetic["portrait"], "--audio", synthetic["speech"],
                     "--landmarks-from-clip", synthetic["clip"], "--gate", "audio=0@0f,1@3f", "--gate", gate_file,
                     "--frames", 4, "--out", out]) == 0
-    assert np.allclose(seen["audio"], [0, 1 / 3, 2 / 3, 1]) and seen["motion"] == 0
+    assert np.allclose(seen["audio"], [0, 1 / 3, 2 / 3, 1]) and seen["motion"] == [0, 0, 0, 0]
     saved = json.loads(out.with_suffix(".json").read_text())["gates"]
     assert saved["motion"] == 0 and saved["audio"]["schedule"] == "0@0f,1@3f"
 

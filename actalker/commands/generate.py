@@ -27,14 +27,21 @@ from actalker.errors import ConfigError, InputError
 ON_SHORT = ("error", "pad", "loop")
 
 
-def _signal_flags() -> dict[str, str]:
-    """cli_flag -> modality name of the installed modalities (empty if plugins fail to load:
-    `actalker --help` must work even then; `generate` reports the plugin error itself)."""
+def _installed_registry():
+    """The plugin registry, or None if plugins fail to load (`actalker --help` must work even
+    then; `generate` reports the plugin error itself when it loads the model)."""
     try:
         from actalker.plugins import load_registry
 
-        reg = load_registry()
+        return load_registry()
     except Exception:  # noqa: BLE001 -- a broken plugin must not break the whole CLI
+        return None
+
+
+def _signal_flags(reg=None) -> dict[str, str]:
+    """cli_flag -> modality name of the installed modalities (of ``reg``, default: loaded now)."""
+    reg = reg if reg is not None else _installed_registry()
+    if reg is None:
         return {}
     return {spec.cli_flag: name for name, spec in sorted(reg.modalities.items()) if spec.cli_flag}
 
@@ -50,13 +57,15 @@ def register(subparsers) -> None:
     p.add_argument("--model", required=True, metavar="DIR", help="model folder (actalker train / save_pretrained)")
     p.add_argument("--image", required=True, metavar="PATH", help="reference portrait (PNG/JPEG)")
     p.add_argument("--out", required=True, metavar="OUT.mp4", help="output video; settings go to OUT.json")
-    flags = _signal_flags()
+    registry = _installed_registry()  # loaded once: the flags here, the model's branches in run
+    flags = _signal_flags(registry)
     for flag, modality in flags.items():
         p.add_argument(f"--{flag}", dest=f"signal_flag__{flag}", metavar="PATH", help=f"input file of the '{modality}' signal")
-    p.set_defaults(signal_flags=flags)
+    p.set_defaults(signal_flags=flags, registry=registry)
     p.add_argument("--signal", action="append", default=[], metavar="NAME=PATH", help="input file of a branch or modality (repeatable)")
-    p.add_argument("--gate", action="append", default=[], metavar="NAME=G[@T,...]|FILE", help="gate per branch: audio=1,motion=0.5; keyframes over time "
-                   "motion=0@0s,1@2s,0.3@4s (linear between, TIME in s or frames: 50f); or a .json/.yaml file")
+    p.add_argument("--gate", action="append", default=[], metavar="NAME=G[@T,...]|FILE",
+                   help="gate per branch: audio=1,motion=0.5; keyframes over time motion=0@0s,1@2s,0.3@4s "
+                        "(linear between, TIME in s or frames: 50f); or a .json/.yaml file")
     p.add_argument("--scale", action="append", default=[], metavar="NAME=S[,NAME=S]", help="guidance scale per branch stage")
     p.add_argument("--reference-scale", type=float, default=None, help="guidance scale of the reference stage")
     p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's sampling.steps)")
@@ -165,16 +174,16 @@ def _reference_face(args, image: np.ndarray):
     return track.landmarks[:1], track.boxes[:1]
 
 
-def _apply_overrides(pipe, items: list[str]) -> None:
-    """``--set sampling.KEY=VALUE`` / ``guidance.KEY=VALUE`` on the model's config (validated;
-    an unknown key names the closest valid one)."""
+def _apply_overrides(pipe, items: list[str]):
+    """The pipeline with ``--set sampling.KEY=VALUE`` / ``guidance.KEY=VALUE`` on the model's
+    config (validated; an unknown key names the closest valid one)."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from actalker.config import validate_core
+    from actalker.core.config import validate_config
 
     if not items:
-        return
+        return pipe
     for item in items:
         key = item.partition("=")[0].strip()
         if "=" not in item or not key.startswith(("sampling.", "guidance.")):
@@ -184,7 +193,7 @@ def _apply_overrides(pipe, items: list[str]) -> None:
         raw = OmegaConf.to_container(merged, resolve=True)
     except OmegaConfBaseException as err:
         raise ConfigError(f"--set {' '.join(items)}: {str(err).splitlines()[0]}") from None
-    pipe.config = validate_core(raw)
+    return pipe.replace(config=validate_config(raw))
 
 
 def _device(name: str):
@@ -213,14 +222,8 @@ def _first_audio(inputs: dict[str, Path]) -> tuple[Optional[np.ndarray], Optiona
 
 
 # ---------------------------------------------------------------- command
-def run(args) -> int:
-    import torch
-
-    from actalker.core import gate_schedule
-    from actalker.core.pipeline import ACTalkerPipeline
-    from actalker.utils.atomic import write_text_atomic
-
-    t0 = time.time()
+def _check_args(args) -> Path:
+    """Every flag checked before any work; returns the output path."""
     out = Path(args.out).expanduser()
     if out.suffix.lower() != ".mp4":
         raise InputError(f"--out {out}: expected a .mp4 file name")
@@ -238,7 +241,6 @@ def run(args) -> int:
         raise InputError(f"--guidance-batch must be >= 1, got {args.guidance_batch}")
     if args.fps is not None and not args.fps > 0:
         raise InputError(f"--fps must be > 0, got {args.fps}")
-
     # Cheap checks first: a missing file is reported before a large model is loaded.
     from actalker.media.video import check_file
 
@@ -247,19 +249,18 @@ def run(args) -> int:
         value = getattr(args, f"signal_flag__{flag}", None)
         if value is not None:
             check_file(value, f"--{flag} input")
-    gates = gate_schedule.parse_args(args.gate, "--gate")
-    scales = _floats(args.scale, "--scale")
+    return out
 
-    device = _device(args.device)
-    pipe = ACTalkerPipeline.from_pretrained(args.model, device=device)
-    pipe.progress = not args.no_progress
-    _apply_overrides(pipe, args.set)
-    inputs = _signal_inputs(args, pipe)
-    for name, g in gates.items():
-        if name not in pipe.branch_names:
-            raise InputError(f"--gate for unknown branch '{name}' (the model's branches: {', '.join(pipe.branch_names)})")
-        if g.is_open() and name not in inputs:
-            raise InputError(f"--gate {name}={g.text()} opens a branch without a signal; give its input file")
+
+def _check_controls(args, pipe, inputs: dict, gates: dict, scales: dict) -> None:
+    """Gate rules are the resolver's (actalker.core.branches); scales name branches."""
+    import torch
+
+    from actalker.core.branches import check_gate_names, check_gate_values
+
+    check_gate_names(gates, pipe.branch_names, "--gate")
+    for name, g in gates.items():  # a schedule is open where any keyframe is
+        check_gate_values(name, torch.tensor([k.value for k in g.keyframes]), name in inputs, "--gate")
     for name in scales:
         if name not in pipe.branch_names:
             raise InputError(f"--scale for unknown branch '{name}' (the model's branches: {', '.join(pipe.branch_names)})")
@@ -267,74 +268,96 @@ def run(args) -> int:
         flags = ", ".join(f"--{f}" for f in (args.signal_flags or {})) or "--signal NAME=PATH"
         raise InputError(f"no control signal given; pass at least one input ({flags})")
 
-    image = _read_image(args.image)
-    landmarks, boxes = _reference_face(args, image)
 
+def _load_signals(args, pipe, inputs: dict[str, Path]) -> dict:
+    """branch -> features (F, *feat) from each branch's plugin ``load``."""
     s = pipe.config.sampling
     fps = float(args.fps or s.fps)
     conditions = {}
     for branch, path in inputs.items():
         b = pipe.branch(branch)
-        spec = pipe.registry.modality(b.modality)
         opts = b.options
         # A plugin that analyses faces (an options field `face_model`) gets --face-model too.
         if args.face_model and "face_model" in type(opts).model_fields and getattr(opts, "face_model") is None:
             opts = opts.model_copy(update={"face_model": args.face_model})
-        conditions[branch] = spec.load(path, args.frames or s.num_frames, fps, opts, args.on_short)
-    num_frames = args.frames or s.num_frames or min(int(c.shape[0]) for c in conditions.values())
-    seed = pipe.config.seed if args.seed is None else args.seed
+        conditions[branch] = b.spec.load(path, args.frames or s.num_frames, fps, opts, args.on_short)
+    return conditions
 
-    frames = pipe(
-        image,
-        conditions,
-        gates=gate_schedule.resolve(gates, num_frames, fps),
-        landmarks=landmarks,
-        boxes=boxes,
-        num_frames=num_frames,
-        num_inference_steps=args.steps,
-        height=args.height,
-        width=args.width,
-        fps=fps,
-        reference_scale=args.reference_scale,
-        guidance_scales={**pipe.config.guidance.scales, **scales},
-        guidance_batch=args.guidance_batch,
-        seed=seed,
-    )
-    audio, audio_from = _first_audio(inputs)
 
-    from actalker.media.video import write_video
+def _settings_record(args, out: Path, inputs: dict, audio_from, result, pipe, device, seconds: float) -> dict:
+    """OUT.json: the inputs and every setting as the pipeline resolved it."""
+    import torch
 
-    write_video(out, frames, fps, audio=audio, sr=16000)
-    settings = {
+    st = result.settings
+    return {
         "output": str(out),
         "model": str(Path(args.model).expanduser().resolve()),
         "image": str(Path(args.image).expanduser().resolve()),
         "signals": {k: str(v.resolve()) for k, v in inputs.items()},
         "audio_from": audio_from,
-        "gates": {b.name: gate_schedule.to_json({b.name: gates[b.name]})[b.name] if b.name in gates
-                  else (b.default_gate if b.name in inputs else 0.0) for b in pipe.branches},
-        "num_frames": int(num_frames),
-        "fps": fps,
-        "seed": seed,
-        "steps": int(args.steps or s.steps),
-        "height": int(args.height or s.height),
-        "width": int(args.width or s.width),
+        "gates": st.gates,
+        "num_frames": st.num_frames,
+        "fps": st.fps,
+        "seed": st.seed,
+        "steps": st.steps,
+        "height": st.height,
+        "width": st.width,
         "reference_face": "clip " + str(args.landmarks_from_clip) if args.landmarks_from_clip else "detected",
         "device": str(device),
         "dtype": str(pipe.dtype).replace("torch.", ""),
         "config": {
             "sampling": pipe.config.sampling.model_dump(mode="json"),
-            "guidance": {**pipe.config.guidance.model_dump(mode="json"),
-                         **({"reference_scale": args.reference_scale} if args.reference_scale is not None else {}),
-                         "scales": {**pipe.config.guidance.scales, **scales}},
+            "guidance": {"reference_scale": st.reference_scale, "order": list(pipe.config.guidance.order),
+                         "scales": st.guidance_scales},
         },
-        "seconds": round(time.time() - t0, 2),
+        "seconds": round(seconds, 2),
         "torch": torch.__version__,
     }
+
+
+def _write(out: Path, frames, fps: float, audio, settings: dict) -> None:
+    """The video and its settings go together: no OUT.json without OUT.mp4 and vice versa."""
+    from actalker.media.video import write_video
+    from actalker.utils.atomic import write_text_atomic
+
+    write_video(out, frames, fps, audio=audio, sr=16000)
     try:
         write_text_atomic(out.with_suffix(".json"), json.dumps(settings, indent=2) + "\n")
     except BaseException:
-        out.unlink(missing_ok=True)  # video and settings go together
+        out.unlink(missing_ok=True)
         raise
-    print(f"wrote {out} ({len(frames)} frames at {fps:g} fps{', audio from ' + audio_from if audio_from else ''})")
+
+
+def run(args) -> int:
+    from actalker.core import gate_schedule
+    from actalker.core.pipeline import ACTalkerPipeline
+
+    t0 = time.time()
+    out = _check_args(args)
+    gates = gate_schedule.parse_args(args.gate, "--gate")
+    scales = _floats(args.scale, "--scale")
+    device = _device(args.device)
+    pipe = ACTalkerPipeline.from_pretrained(args.model, device=device, registry=getattr(args, "registry", None))
+    pipe.progress = not args.no_progress
+    pipe = _apply_overrides(pipe, args.set)
+    inputs = _signal_inputs(args, pipe)
+    _check_controls(args, pipe, inputs, gates, scales)
+
+    image = _read_image(args.image)
+    landmarks, boxes = _reference_face(args, image)
+    conditions = _load_signals(args, pipe, inputs)
+    s = pipe.config.sampling
+    result = pipe(
+        image, conditions, gates=gates, landmarks=landmarks, boxes=boxes,
+        num_frames=args.frames or s.num_frames or min(int(c.shape[0]) for c in conditions.values()),
+        num_inference_steps=args.steps, height=args.height, width=args.width, fps=float(args.fps or s.fps),
+        reference_scale=args.reference_scale, guidance_scales={**pipe.config.guidance.scales, **scales},
+        guidance_batch=args.guidance_batch, seed=pipe.config.seed if args.seed is None else args.seed,
+        return_dict=True,
+    )
+    audio, audio_from = _first_audio(inputs)
+    fps = result.settings.fps
+    _write(out, result.frames, fps, audio, _settings_record(args, out, inputs, audio_from, result, pipe, device,
+                                                            time.time() - t0))
+    print(f"wrote {out} ({len(result.frames)} frames at {fps:g} fps{', audio from ' + audio_from if audio_from else ''})")
     return 0

@@ -7,9 +7,24 @@ once plugins are loaded. No signal is named here: branches are whatever the conf
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from actalker.errors import ConfigError
+from actalker.plugins.validation import describe_error
+
+# The schema owns every enum; code that checks a value derives its tuple from these.
+ScanMode = Literal["spatial", "spatiotemporal"]
+MaskMode = Literal["drop", "soft", "none"]
+Mixer = Literal["mamba", "attention"]
+CondInject = Literal["sequence", "every_token"]
+IdentityKind = Literal["learned", "clip", "arcface"]
+SCAN_MODES: tuple[str, ...] = get_args(ScanMode)
+MASK_MODES: tuple[str, ...] = get_args(MaskMode)
+MIXERS: tuple[str, ...] = get_args(Mixer)
+COND_INJECTS: tuple[str, ...] = get_args(CondInject)
+IDENTITY_KINDS: tuple[str, ...] = get_args(IdentityKind)
 
 
 class Strict(BaseModel):
@@ -29,27 +44,27 @@ class PCMConfig(Strict):
     enabled: bool = Field(True, description="False = the plain backbone (ablation: no PCM).")
     down_levels: list[int] = Field(default_factory=lambda: [0, 1, 2], description="UNet down levels with PCM.")
     up_levels: list[int] = Field(default_factory=lambda: [1, 2, 3], description="UNet up levels with PCM.")
-    scan_mode: Literal["spatial", "spatiotemporal"] = Field(
+    scan_mode: ScanMode = Field(
         "spatiotemporal", description="One sequence per frame, or one over frames x height x width."
     )
-    mask_mode: Literal["drop", "soft", "none"] = Field(
+    mask_mode: MaskMode = Field(
         "drop", description="drop: tokens outside a branch's region leave its scan; soft: multiply; none: ignore."
     )
-    mixer: Literal["mamba", "attention"] = Field("mamba", description="Sequence mixer inside each branch.")
+    mixer: Mixer = Field("mamba", description="Sequence mixer inside each branch.")
     d_state: int = Field(16, ge=1, description="SSM state size N.")
     expand: int = Field(1, ge=1, description="Mamba inner expansion.")
     d_conv: int = Field(4, ge=0, description="Causal depthwise conv width; 0 disables it.")
     bidirectional: bool = Field(True, description="Scan forward and reversed, each with its own parameters.")
     id_token: bool = Field(True, description="Append the identity token to every branch sequence.")
     width: Optional[int] = Field(None, ge=1, description="Branch width; null = the layer's channels.")
-    cond_inject: Literal["sequence", "every_token"] = Field(
+    cond_inject: CondInject = Field(
         "every_token", description="sequence: condition tokens only appended to the scan (the paper; the scan "
         "carries them a few tokens); every_token: also added to each region token, so the whole region sees them."
     )
 
 
 class IdentityConfig(Strict):
-    kind: Literal["learned", "clip", "arcface"] = Field(
+    kind: IdentityKind = Field(
         "learned", description="learned: small CNN trained with the model; clip: SVD's image encoder; arcface: user model."
     )
     dim: int = Field(512, ge=1, description="Identity embedding size before projection.")
@@ -148,17 +163,31 @@ class TrainConfig(Strict):
     seed: Optional[int] = None
 
 
-class EvalConfig(Strict):
-    clips: int = Field(20, ge=1, description="Held-out clips to evaluate.")
-    split: Literal["train", "val", "test"] = "test"
-    gate_settings: list[dict[str, float]] = Field(default_factory=list, description="Gate sets to evaluate.")
-
-
 class Config(Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     guidance: GuidanceConfig = Field(default_factory=GuidanceConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
-    eval: EvalConfig = Field(default_factory=EvalConfig)
     seed: int = Field(0, description="Global seed.")
+
+
+# Model folders saved before the unused `eval` section was removed still carry it.
+LEGACY_SECTIONS = ("eval",)
+
+
+def schema_defaults(model: type[BaseModel]) -> dict[str, Any]:
+    """Field -> default of a schema section: the one place defaults are declared."""
+    return model().model_dump()
+
+
+def validate_config(raw: dict[str, Any]) -> Config:
+    """Phase 1: the core schema (branch options stay plain dicts); one-line errors naming the
+    full dotted key and the closest valid one."""
+    raw = {k: v for k, v in dict(raw).items() if k not in LEGACY_SECTIONS}
+    try:
+        return Config.model_validate(raw)
+    except Exception as err:
+        if hasattr(err, "errors"):
+            raise ConfigError(f"config: {describe_error(Config, err)}") from err
+        raise

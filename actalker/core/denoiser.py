@@ -6,9 +6,9 @@ Public API (what the pipeline and the training helpers build on)::
                            face_guider=True, required_plugins=None, registry=None)
         unet:     UNetSpatioTemporalConditionModel kwargs (tiny in tests, SVD's config for real).
         pcm:      {enabled, down_levels, up_levels, scan_mode, mask_mode, mixer, d_state, expand,
-                   d_conv, bidirectional, id_token, width, cond_inject}  (defaults: PCM_DEFAULTS).
+                   d_conv, bidirectional, id_token, width, cond_inject}  (defaults: core.config.PCMConfig).
         branches: {name: {modality, gate, region, solo_region, tokens, options}}; None values are
-                  filled from the modality plugin and saved resolved (see den.config.branches).
+                  filled by actalker.core.branches and saved resolved (see den.config.branches).
         identity: {kind: learned|clip|arcface, dim, weights_path}.
         registry: an actalker.plugins.Registry (default: load_registry()); never saved.
     ACTalkerDenoiser.from_svd(svd_path, branches=..., pcm=..., cond_dim=..., identity=...,
@@ -49,8 +49,9 @@ sees the same conditions.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import partial
+from functools import partial, wraps
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -61,24 +62,23 @@ from diffusers.models import ModelMixin, UNetSpatioTemporalConditionModel
 from diffusers.models.unets.unet_spatio_temporal_condition import UNetSpatioTemporalConditionOutput
 from torch import nn
 
+from actalker.core.branches import resolve_branches
+from actalker.core.config import IDENTITY_KINDS, IdentityConfig, PCMConfig, schema_defaults
 from actalker.core.context import PCMContext
 from actalker.core.guider import FaceGuider
-from actalker.core.identity import IDENTITY_KINDS, IdentityProjection, LatentIdentityEncoder
+from actalker.core.identity import IdentityProjection, LatentIdentityEncoder
 from actalker.core.masks import as_frames, resolve_branch_masks
 from actalker.core.pcm import PCMLayer
 from actalker.errors import ConfigError, InputError, PluginError, ShapeError
 
-PCM_DEFAULTS = dict(enabled=True, down_levels=[0, 1, 2], up_levels=[1, 2, 3], scan_mode="spatiotemporal",
-                    mask_mode="drop", mixer="mamba", d_state=16, expand=1, d_conv=4, bidirectional=True,
-                    id_token=True, width=None, cond_inject="every_token")
-BRANCH_DEFAULTS = dict(modality=None, gate=None, region=None, solo_region=None, tokens=None, options={})
-IDENTITY_DEFAULTS = dict(kind="learned", dim=512, weights_path=None)
-
-_REGISTRY: ContextVar = ContextVar("actalker_denoiser_registry", default=None)  # from_pretrained -> __init__
+# The forwards in flight in this thread / task: denoiser id -> its PCMContext. Per call, not
+# per instance, so one denoiser can run two forwards at once (threads, or one inside a hook).
+_FORWARDS: ContextVar[Mapping[int, PCMContext]] = ContextVar("actalker_pcm_forwards", default={})
 
 
-def _merge(defaults: dict, given: Optional[Mapping], where: str) -> dict:
-    given = dict(given or {})
+def _merge(section, given: Optional[Mapping], where: str) -> dict:
+    """The schema section's defaults (core.config) under the given keys; a typo is an error."""
+    defaults, given = schema_defaults(section), dict(given or {})
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         raise ConfigError(f"{where}: unknown key '{unknown[0]}' (valid: {', '.join(defaults)})")
@@ -91,6 +91,15 @@ def _package_of(registry, modality: str) -> str:
     if info is None or info.source == "builtin":
         return "actalker"
     return info.source.removeprefix("entry point of ").removeprefix("module ")
+
+
+def _with_registry(init, registry):
+    @wraps(init)
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("registry", registry)
+        init(self, *args, **kwargs)
+
+    return __init__
 
 
 def _grid(size: int, steps: int) -> int:
@@ -108,24 +117,21 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
                  cond_dim: int = 64, identity: Optional[dict] = None, face_guider: bool = True,
                  required_plugins: Optional[dict] = None, registry: Any = None):
         super().__init__()
-        self._ctx: Optional[PCMContext] = None
         ucfg = {k: v for k, v in (unet or {}).items() if not k.startswith("_")}
         self.backbone = UNetSpatioTemporalConditionModel(**ucfg)
         cross_dim = self.backbone.config.cross_attention_dim
         if not isinstance(cross_dim, int):
             raise ConfigError("model.unet.cross_attention_dim must be one integer (the identity token width)")
-        pcm_cfg = _merge(PCM_DEFAULTS, pcm, "model.pcm")
-        id_cfg = _merge(IDENTITY_DEFAULTS, identity, "model.identity")
+        pcm_cfg = _merge(PCMConfig, pcm, "model.pcm")
+        id_cfg = _merge(IdentityConfig, identity, "model.identity")
         if id_cfg["kind"] not in IDENTITY_KINDS:
             raise ConfigError(f"model.identity.kind is {id_cfg['kind']!r}; expected one of {', '.join(IDENTITY_KINDS)}")
 
-        registry = registry or _REGISTRY.get()
         if registry is None:
             from actalker.plugins import load_registry  # local: plugins load only when a model is built
 
             registry = load_registry()
-        resolved, packages, self._options = self._build_branches(branches or {}, registry, dict(required_plugins or {}),
-                                                                 cond_dim)
+        resolved, packages = self._build_branches(branches or {}, registry, dict(required_plugins or {}), cond_dim)
         # Saved resolved: a reloaded model keeps its regions/gates even if plugin defaults change.
         self.register_to_config(branches=resolved, required_plugins=packages, pcm=pcm_cfg, identity=id_cfg)
 
@@ -143,37 +149,12 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
 
     # ---- construction -------------------------------------------------------------------
     def _build_branches(self, branches: Mapping, registry, required: dict, cond_dim: int):
-        resolved, packages = {}, {}
-        self.encoders = nn.ModuleDict()
-        options = {}
-        for name, raw in branches.items():
-            if not str(name).isidentifier():
-                raise ConfigError(f"model.branches: branch name '{name}' must be a Python identifier")
-            b = _merge(BRANCH_DEFAULTS, raw, f"model.branches.{name}")
-            modality = b["modality"] or name
-            try:
-                spec = registry.modality(modality)
-            except PluginError as err:
-                pkg = required.get(modality)
-                if pkg is None:
-                    raise
-                raise PluginError(f"this model's branch '{name}' needs modality '{modality}' from the package "
-                                  f"'{pkg}', which is not installed or not loaded; install it (pip install {pkg})"
-                                  ) from err
-            opts = spec.parse_options(b["options"])
-            region = b["region"] or spec.default_region
-            solo = b["solo_region"] or spec.solo_region
-            for key, reg in (("region", region), ("solo_region", solo)):
-                if registry.regions and reg not in registry.regions:
-                    raise ConfigError(f"model.branches.{name}.{key} '{reg}' is not a known region "
-                                      f"({', '.join(sorted(registry.regions))})")
-            gate = spec.default_gate if b["gate"] is None else float(b["gate"])
-            resolved[name] = dict(modality=modality, gate=float(gate), region=region, solo_region=solo,
-                                  tokens=b["tokens"], options=opts.model_dump(mode="json"))
-            packages[modality] = required.get(modality) or _package_of(registry, modality)
-            self.encoders[name] = spec.build_encoder(opts, cond_dim)
-            options[name] = (spec, opts)
-        return resolved, packages, options
+        self._branches = resolve_branches(branches, registry, required)
+        self.encoders = nn.ModuleDict({n: b.spec.build_encoder(b.options, cond_dim) for n, b in self._branches.items()})
+        resolved = {n: b.saved() for n, b in self._branches.items()}
+        packages = {b.modality: required.get(b.modality) or _package_of(registry, b.modality)
+                    for b in self._branches.values()}
+        return resolved, packages
 
     def _attach_pcm(self, cfg: dict, conds: dict, cross_dim: int) -> None:
         n = len(self.backbone.down_blocks)
@@ -199,6 +180,19 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
                         spatial.register_forward_hook(partial(self._pcm_hook, name, steps))
 
     # ---- hooks (read the per-forward context) --------------------------------------------
+    @property
+    def _ctx(self) -> Optional[PCMContext]:
+        """The conditioning of this denoiser's forward running in the current context."""
+        return _FORWARDS.get().get(id(self))
+
+    @contextmanager
+    def _bound(self, ctx: Optional[PCMContext]):
+        token = _FORWARDS.set({**_FORWARDS.get(), id(self): ctx})
+        try:
+            yield
+        finally:
+            _FORWARDS.reset(token)
+
     def _pcm_hook(self, name: str, steps: int, module, args, output):
         ctx = self._ctx
         if ctx is None or not ctx.tokens:
@@ -231,11 +225,8 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
             ctx = self._ctx
 
             def run(*a):
-                prev, self._ctx = self._ctx, ctx
-                try:
+                with self._bound(ctx):
                     return module(*a)
-                finally:
-                    self._ctx = prev
 
             return inner(run, *args)
 
@@ -261,8 +252,8 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
         self._unknown(conditions, "conditions")
         out = {}
         for name, feats in conditions.items():
-            spec, opts = self._options[name]
-            shape = tuple(spec.feature_shape(opts))
+            branch = self._branches[name]
+            spec, shape = branch.spec, branch.feature_shape
             if not torch.is_tensor(feats) or feats.dim() != 2 + len(shape) or tuple(feats.shape[2:]) != shape:
                 got = tuple(feats.shape) if torch.is_tensor(feats) else type(feats).__name__
                 raise ShapeError(f"conditions['{name}'] has shape {got}; expected (B, F, {', '.join(map(str, shape))})")
@@ -345,11 +336,8 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
         ctx = PCMContext(b, f, h, w, tokens={n: tokens[n] for n in open_gates}, gates=open_gates, masks=masks,
                          identity=id_tok[:, 0], face_mask=fm, mask_mode=mode)
 
-        prev, self._ctx = self._ctx, ctx
-        try:
+        with self._bound(ctx):
             out = self.backbone(sample, timestep, id_tok, added_time_ids, return_dict=False)[0]
-        finally:
-            self._ctx = prev
         if not return_dict:
             return (out,)
         return UNetSpatioTemporalConditionOutput(sample=out)
@@ -364,11 +352,15 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
         # Built on the real device: accelerate's empty-weights init cannot rebuild Parameters that carry
         # attributes (MambaBlock marks A_log/D with _no_weight_decay), and the model is small.
         kwargs.setdefault("low_cpu_mem_usage", False)
-        token = _REGISTRY.set(registry)
-        try:
+        if registry is None:
             return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
-        finally:
-            _REGISTRY.reset(token)
+        # diffusers builds the model from its saved config alone; the registry (never saved)
+        # reaches the constructor through a subclass bound to it, not through a global.
+        bound = type(cls.__name__, (cls,), {"__init__": _with_registry(cls.__init__, registry),
+                                            "__module__": cls.__module__, "__qualname__": cls.__qualname__})
+        model = super(ACTalkerDenoiser, bound).from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        model.__class__ = cls  # the bound subclass only carried the registry into __init__
+        return model
 
     @classmethod
     def from_svd(cls, svd_path, branches: Optional[dict] = None, pcm: Optional[dict] = None, cond_dim: int = 64,

@@ -3,8 +3,8 @@
 Text form (the CLI's ``--gate``; pairs and keyframes are both comma separated, so a token
 without ``=`` continues the keyframes of the branch before it)::
 
-    audio=1,motion=0.5                       constants
-    motion=0@0s,1@2s,0.3@4s                  keyframes VALUE@TIME, TIME in seconds (2s) or frames (50f)
+    first=1,second=0.5                       constants
+    second=0@0s,1@2s,0.3@4s                  keyframes VALUE@TIME, TIME in seconds (2s) or frames (50f)
 
 Mapping form (a JSON/YAML file, or the API): ``{branch: number | "0@0s,1@2s" |
 {TIME: VALUE} | [[TIME, VALUE], ...]}`` where a bare number TIME is seconds.
@@ -188,7 +188,7 @@ def to_json(gates: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(g, GateSchedule):
             out[name] = g.to_json()
         else:
-            out[name] = [round(float(v), 6) for v in np.asarray(g, np.float64).ravel()]
+            out[name] = [float(v) for v in np.asarray(g, np.float64).ravel()]
     return out
 
 

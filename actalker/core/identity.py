@@ -11,12 +11,14 @@ Kinds (``model.identity.kind``):
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
-IDENTITY_KINDS = ("learned", "clip", "arcface")
+from actalker.core.config import IDENTITY_KINDS  # noqa: F401  (re-exported: the kinds this module implements)
+from actalker.errors import InputError
 
 
 @runtime_checkable
@@ -57,3 +59,39 @@ class IdentityProjection(nn.Module):
 
     def forward(self, embedding: torch.Tensor) -> torch.Tensor:
         return self.proj(embedding)[:, None, :]
+
+
+class ClipIdentityEncoder(nn.Module):
+    """SVD's own image encoder (CLIP ViT-H/14 with projection) as the identity encoder:
+    images (B, 3, H, W) in [-1, 1] -> (B, projection_dim) ``image_embeds``."""
+
+    MEAN = (0.48145466, 0.4578275, 0.40821073)
+    STD = (0.26862954, 0.26130258, 0.27577711)
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.dim = int(model.config.projection_dim)
+        self.size = int(model.config.image_size)
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        x = F.interpolate(images.float(), size=(self.size, self.size), mode="bicubic", align_corners=False, antialias=True)
+        x = ((x + 1) / 2).clamp(0, 1)
+        mean = torch.tensor(self.MEAN, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.STD, device=x.device).view(1, 3, 1, 1)
+        x = ((x - mean) / std).to(next(self.model.parameters()).dtype)
+        return self.model(pixel_values=x).image_embeds
+
+    def save_pretrained(self, path) -> None:
+        self.model.save_pretrained(path)
+
+    @classmethod
+    def from_pretrained(cls, path) -> "ClipIdentityEncoder":
+        from transformers import CLIPVisionModelWithProjection
+
+        path = Path(path).expanduser()
+        if not (path / "config.json").is_file():
+            raise InputError(f"no CLIP image encoder in {path} (expected config.json and weights)")
+        return cls(CLIPVisionModelWithProjection.from_pretrained(path))

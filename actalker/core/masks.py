@@ -18,9 +18,8 @@ from typing import Mapping, Optional
 import torch
 import torch.nn.functional as F
 
+from actalker.core.config import MASK_MODES
 from actalker.errors import InputError, ShapeError
-
-MASK_MODES = ("drop", "soft", "none")
 
 
 def as_frames(mask: torch.Tensor, batch: int, frames: int, what: str) -> torch.Tensor:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Optional
 
 import numpy as np
@@ -46,24 +46,40 @@ def make_inputs(num_frames: int = DEMO_FRAMES, size: int = 64, fps: float = 25.0
             "seed": seed, "index": index, "fps": fps, "num_frames": num_frames}
 
 
-def clip_view(inputs: dict):
-    """A Clip-like view (what the modality plugins' ``from_clip`` read) of the demo inputs."""
+@dataclass(frozen=True)
+class DemoClip:
+    """The demo inputs as a ``ClipLike`` (actalker.core.controls): the face clip's portrait,
+    landmarks and speech with the other clip's motion. Nothing is stored, so no ``path``."""
+
+    id: str
+    identity: str
+    fps: float
+    num_frames: int
+    audio: np.ndarray
+    motion: np.ndarray
+    landmarks: np.ndarray
+    boxes: np.ndarray
+    video: np.ndarray = field(repr=False)
+    truth: dict = field(default_factory=dict)
+    path: Optional[Path] = None
+    start: float = 0.0
+
+    def frames(self, start: int = 0, stop: Optional[int] = None) -> np.ndarray:
+        return np.asarray(self.video[start:stop])
+
+
+def clip_view(inputs: dict) -> DemoClip:
     c = inputs["face"]
-    return SimpleNamespace(id=c["clip_id"], identity=c["identity"], fps=inputs["fps"],
-                           num_frames=inputs["num_frames"], audio=np.asarray(c["audio"], np.float32),
-                           motion=inputs["motion"], landmarks=np.asarray(c["landmarks"], np.float32),
-                           boxes=np.asarray(c["boxes"], np.float32), truth={})
+    return DemoClip(id=c["clip_id"], identity=c["identity"], fps=inputs["fps"], num_frames=inputs["num_frames"],
+                    audio=np.asarray(c["audio"], np.float32), motion=inputs["motion"],
+                    landmarks=np.asarray(c["landmarks"], np.float32), boxes=np.asarray(c["boxes"], np.float32),
+                    video=np.asarray(c["frames"]))
 
 
 def conditions_for(pipe, inputs: dict) -> dict:
-    import torch
+    from actalker.core.controls import conditions_from_clip
 
-    view = clip_view(inputs)
-    out = {}
-    for b in pipe.branches:
-        feats = pipe.registry.modality(b.modality).from_clip(view, b.options)
-        out[b.name] = torch.as_tensor(feats)[: inputs["num_frames"]]
-    return out
+    return conditions_from_clip(pipe.branches, clip_view(inputs), inputs["num_frames"])
 
 
 def _label(img: np.ndarray, text: str) -> np.ndarray:

@@ -64,15 +64,13 @@ def generate_clip(pipe, clip, gates: dict[str, float], num_frames: int, steps: O
     """Frames (F, H, W, 3) generated for ``clip`` and the reference face at their size."""
     import torch
 
+    from actalker.core.controls import conditions_from_clip
     from actalker.core.sampling import crop_boxes, crop_points, fit_image
 
     s = pipe.config.sampling
     ref = clip.frames(0, 1)[0]
     h, w = int(s.height), int(s.width)
-    conditions = {}
-    for b in pipe.branches:
-        feats = pipe.registry.modality(b.modality).from_clip(clip, b.options)
-        conditions[b.name] = torch.as_tensor(feats)[:num_frames]
+    conditions = conditions_from_clip(pipe.branches, clip, num_frames)
     lm = np.array(clip.landmarks[:1], np.float32)  # copies: clip arrays are read-only maps
     bx = np.array(clip.boxes[:1], np.float32)
     frames = pipe(ref, conditions, gates=gates, landmarks=lm, boxes=bx, num_frames=num_frames,

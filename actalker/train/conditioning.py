@@ -20,24 +20,16 @@ from typing import Optional
 
 import torch
 
+from actalker.core.branches import needed_regions
+from actalker.core.controls import conditions_from_clip, region_masks
 from actalker.train.data import WindowClip
-
-
-def needed_regions(branches, face_region: Optional[str]) -> list[str]:
-    """Regions any branch may steer (normal and solo) plus the face guider's region."""
-    names = []
-    for b in branches:
-        names += [b.region, b.solo_region]
-    if face_region:
-        names.append(face_region)
-    return list(dict.fromkeys(names))  # unique, in order
 
 
 class ItemConditioning:
     """Dataset transform: adds ``features`` {branch: (F, *feat)} and ``region_masks``
     {region: (H, W)} to a window dict (kept if the dataset already provides them).
 
-    ``branches`` are the pipeline's ``Branch`` records; ``registry`` gives the plugins.
+    ``branches`` are the pipeline's ``ControlBranch`` records; ``registry`` gives the regions.
     Masks come from the reference frame (the window's first frame, or the item's
     ``reference`` drawn elsewhere in the clip), as the pipeline takes them from the
     reference face at generation time (static per clip, as in the paper), so training
@@ -46,18 +38,17 @@ class ItemConditioning:
 
     def __init__(self, branches, registry, fps: float, face_region: Optional[str]):
         self.branches = branches
-        self.specs = {b.name: registry.modality(b.modality) for b in branches}
-        self.regions = {name: registry.region(name) for name in needed_regions(branches, face_region)}
+        self.registry = registry
+        self.regions = needed_regions(branches, face_region)
+        for name in self.regions:
+            registry.region(name)  # a missing region plugin is an error now, not at the first item
         self.fps = fps
 
     def __call__(self, item: dict) -> dict:
         feats = dict(item.get("features") or {})
         missing = [b for b in self.branches if b.name not in feats]
         if missing:
-            window = WindowClip.from_item(item, self.fps)
-            for b in missing:
-                x = torch.as_tensor(self.specs[b.name].from_clip(window, b.options)).float()
-                feats[b.name] = x[: window.num_frames]
+            feats.update(conditions_from_clip(missing, WindowClip.from_item(item, self.fps)))
         item["features"] = feats
         masks = dict(item.get("region_masks") or {})
         h, w = item["frames"].shape[-2:]
@@ -66,9 +57,8 @@ class ItemConditioning:
         else:
             landmarks = item.get("landmarks")
             landmarks, boxes = (landmarks[:1] if landmarks is not None else None), item["boxes"][:1]
-        for name, spec in self.regions.items():
-            if name not in masks:
-                masks[name] = torch.as_tensor(spec.mask(landmarks, boxes, h, w)).float().reshape(h, w)
+        todo = [name for name in self.regions if name not in masks]
+        masks.update({k: m[0] for k, m in region_masks(self.registry, todo, landmarks, boxes, h, w).items()})
         item["region_masks"] = masks
         return item
 

@@ -98,7 +98,7 @@ def collate(items: list[dict]) -> dict:
 
 @dataclass
 class WindowClip:
-    """A training window seen as a ``Clip`` (docs/CONTRACTS.md), so a plugin's
+    """A training window seen as a ``Clip`` (``actalker.core.controls.ClipLike``), so a plugin's
     ``from_clip`` computes features for exactly the frames of the window."""
 
     id: str
@@ -114,8 +114,8 @@ class WindowClip:
     path: Optional[Path] = None  # the stored clip's folder, for plugins whose data lives there
     start: float = 0.0  # seconds from the clip's start to the window's first frame
 
-    def frames(self) -> np.ndarray:
-        x = ((self._frames.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    def frames(self, start: int = 0, stop: Optional[int] = None) -> np.ndarray:
+        x = ((self._frames[start:stop].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return x.permute(0, 2, 3, 1).numpy()
 
     @classmethod

@@ -291,12 +291,12 @@ def _validate(accelerator, pipe, model, val_dataset, transform, cfg, step, out, 
     if accelerator.is_main_process:
         from actalker.train.validate import validation_video
 
-        pipe.denoiser = accelerator.unwrap_model(model)
+        live = accelerator.unwrap_model(model)
         try:
-            path = validation_video(pipe, val_dataset, transform, cfg, step, out)
+            path = validation_video(pipe.replace(denoiser=live), val_dataset, transform, cfg, step, out)
             logger.write(f"validation video: {path}")
         finally:
-            pipe.denoiser.train()
+            live.train()
     accelerator.wait_for_everyone()
 
 
@@ -314,6 +314,5 @@ def _save_model(accelerator, pipe, model, ema, out: Path) -> Optional[Path]:
         if ema is not None:
             ema.copy_to(denoiser)  # training is over: the live weights are no longer needed
         denoiser.eval()
-        pipe.denoiser = denoiser
-        pipe.save_pretrained(target)
+        pipe.replace(denoiser=denoiser).save_pretrained(target)
     return target

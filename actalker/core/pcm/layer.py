@@ -14,28 +14,18 @@ by its own norm.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping, Optional
 
 import torch
 from torch import nn
 
-from actalker.core.masks import MASK_MODES
+from actalker.core.config import COND_INJECTS, MASK_MODES, MIXERS, SCAN_MODES
 from actalker.core.pcm.branch import PCMBranch
-from actalker.core.pcm.mixers import MIXERS
 from actalker.errors import ConfigError
-
-SCAN_MODES = ("spatial", "spatiotemporal")
-COND_INJECTS = ("sequence", "every_token")
-
-
-@dataclass(frozen=True)
-class BranchSettings:
-    cond_dim: int
 
 
 class PCMLayer(nn.Module):
-    def __init__(self, channels: int, branches: Mapping[str, BranchSettings | int], scan_mode: str = "spatiotemporal",
+    def __init__(self, channels: int, branches: Mapping[str, int], scan_mode: str = "spatiotemporal",
                  mask_mode: str = "drop", mixer: str = "mamba", d_state: int = 16, d_conv: int = 4,
                  expand: int = 1, bidirectional: bool = True, id_token: bool = True,
                  id_dim: Optional[int] = None, width: Optional[int] = None, cond_inject: str = "every_token"):
@@ -48,10 +38,10 @@ class PCMLayer(nn.Module):
         width = width or channels
         use_id = id_dim if id_token else None
         self.branches = nn.ModuleDict({
-            name: PCMBranch(channels, width, s.cond_dim if isinstance(s, BranchSettings) else int(s), use_id,
+            name: PCMBranch(channels, width, int(cond_dim), use_id,
                             mixer=mixer, d_state=d_state, d_conv=d_conv, expand=expand, bidirectional=bidirectional,
                             cond_inject=cond_inject)
-            for name, s in branches.items()
+            for name, cond_dim in branches.items()
         })
         self.out_proj = nn.Linear(width, channels, bias=False)
         nn.init.zeros_(self.out_proj.weight)

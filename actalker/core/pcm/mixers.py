@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-MIXERS = ("mamba", "attention")
+from actalker.core.config import MIXERS
 
 
 class AttentionMixer(nn.Module):
