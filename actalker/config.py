@@ -12,7 +12,7 @@ Mappings merge key by key; lists are replaced. A branch set to null is removed, 
 delta can drop a branch of its base (``branches: {motion: null}``); the removed branch also
 leaves ``guidance.order`` and ``guidance.scales``.
 
-Validation: phase 1 is the core schema (``actalker.core.config.Config``); an unknown key
+Validation: phase 1 is the core schema (``actalker.core.schema.Config``); an unknown key
 names its full dotted path and the closest valid key. Phase 2 (``validate_branches``,
 run by ``load_config`` when given a plugin registry) checks each branch's modality and
 regions exist and validates its ``options`` with the modality's options model, writing
@@ -28,7 +28,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from actalker.core.branches import resolve_branch
-from actalker.core.config import Config, validate_config
+from actalker.core.schema import Config, validate_config
 from actalker.errors import ConfigError
 from actalker.utils.atomic import write_text_atomic
 

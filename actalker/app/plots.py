@@ -60,7 +60,7 @@ def face_in_frames(inputs, settings):
     """The reference face's landmarks and box mapped into the output crop."""
     import torch
 
-    from actalker.core.sampling import crop_boxes, crop_points, fit_image
+    from actalker.core.framing import crop_boxes, crop_points, fit_image
 
     _, crop = fit_image(inputs.image, settings.height, settings.width)
     bx = crop_boxes(torch.tensor(np.array(inputs.boxes, np.float32)).reshape(-1, 4), crop).numpy()

@@ -13,7 +13,7 @@ def region_preview(pipe, image: np.ndarray, landmarks, boxes) -> np.ndarray:
     import torch
     from PIL import Image, ImageDraw
 
-    from actalker.core.sampling import crop_boxes, crop_points, fit_image
+    from actalker.core.framing import crop_boxes, crop_points, fit_image
 
     s = pipe.config.sampling
     h, w = int(s.height), int(s.width)

@@ -101,7 +101,7 @@ def run_estimator(args) -> int:
 
 def _decode_settings(path: Path) -> tuple[int, int]:
     """decode_chunk and decode_overlap of a model folder's config, else the schema defaults."""
-    from actalker.core.config import SamplingConfig
+    from actalker.core.schema import SamplingConfig
 
     sampling = {}
     if (path / "config.yaml").is_file():

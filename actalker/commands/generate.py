@@ -180,7 +180,7 @@ def _apply_overrides(pipe, items: list[str]):
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from actalker.core.config import validate_config
+    from actalker.core.schema import validate_config
 
     if not items:
         return pipe

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
-from actalker.core.config import BranchConfig, schema_defaults
+from actalker.core.schema import BranchConfig, schema_defaults
 from actalker.errors import ConfigError, InputError, PluginError
 from actalker.plugins.validation import validate_options
 

@@ -15,7 +15,7 @@ Public API (what the pipeline and the training helpers build on)::
                               face_guider=..., registry=None, subfolder="unet", torch_dtype=None)
         UNet weights from a local diffusers SVD folder; every new module stays fresh, so the
         result computes exactly SVD's UNet (given the same cross-attention context).
-    ACTalkerDenoiser.from_model_config(model_cfg, registry=None)   # actalker.core.config.ModelConfig
+    ACTalkerDenoiser.from_model_config(model_cfg, registry=None)   # actalker.core.schema.ModelConfig
     den.save_pretrained(dir) / ACTalkerDenoiser.from_pretrained(dir, registry=None)  # safetensors
     den.enable_gradient_checkpointing()        # diffusers' switch; PCM hooks stay correct
     den.branch_names -> list[str];  den.default_gates -> {branch: float}
@@ -63,9 +63,9 @@ from diffusers.models.unets.unet_spatio_temporal_condition import UNetSpatioTemp
 from torch import nn
 
 from actalker.core.branches import resolve_branches
-from actalker.core.config import IDENTITY_KINDS, IdentityConfig, PCMConfig, schema_defaults
+from actalker.core.schema import IDENTITY_KINDS, IdentityConfig, PCMConfig, schema_defaults
 from actalker.core.context import PCMContext
-from actalker.core.guider import FaceGuider
+from actalker.core.face_guider import FaceGuider
 from actalker.core.identity import IdentityProjection, LatentIdentityEncoder
 from actalker.core.masks import as_frames, resolve_branch_masks
 from actalker.core.pcm import PCMLayer
@@ -383,7 +383,7 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
 
     @classmethod
     def from_model_config(cls, model_cfg, registry=None) -> "ACTalkerDenoiser":
-        """Build from the ``model`` section (actalker.core.config.ModelConfig or its dict)."""
+        """Build from the ``model`` section (actalker.core.schema.ModelConfig or its dict)."""
         m = model_cfg.model_dump() if hasattr(model_cfg, "model_dump") else dict(model_cfg)
         unet = m.get("unet") or {}
         common = dict(pcm=m.get("pcm"), branches=m.get("branches"), cond_dim=m.get("cond_dim", 64),

@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from actalker.core.config import IDENTITY_KINDS  # noqa: F401  (re-exported: the kinds this module implements)
+from actalker.core.schema import IDENTITY_KINDS  # noqa: F401  (re-exported: the kinds this module implements)
 from actalker.errors import InputError
 
 

@@ -18,7 +18,7 @@ from typing import Mapping, Optional
 import torch
 import torch.nn.functional as F
 
-from actalker.core.config import MASK_MODES
+from actalker.core.schema import MASK_MODES
 from actalker.errors import InputError, ShapeError
 
 

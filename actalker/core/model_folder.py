@@ -19,7 +19,7 @@ from typing import Optional
 
 import torch
 
-from actalker.core.config import Config, validate_config
+from actalker.core.schema import Config, validate_config
 from actalker.errors import InputError, PluginError
 from actalker.utils.atomic import atomic_dir
 

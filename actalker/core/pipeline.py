@@ -35,16 +35,16 @@ import torch
 
 from actalker.core.branches import (ControlBranch, check_gate_names, check_gate_values, face_region,
                                     gate_or_default, resolve_branches)
-from actalker.core.config import Config, validate_config
+from actalker.core.schema import Config, validate_config
 from actalker.core.controls import region_masks
 from actalker.core.guidance import GuidancePlan, plan_guidance
 from actalker.core.identity import ClipIdentityEncoder  # noqa: F401  (class path of older model folders)
 from actalker.core.model_folder import (CONFIG_FILE, MODEL_INDEX, check_branch_plugins, default_dtype,
                                         load_components, read_config, read_index, save_model_folder)
-from actalker.core.sampling import (added_time_ids, crop_boxes, crop_points, decode_latents, encode_reference,
-                                    fit_image, frames_to_uint8, make_scheduler)
 from actalker.core import gate_schedule
-from actalker.core.settings import ACTalkerPipelineOutput, GenerationSettings, gate_record, resolve_settings
+from actalker.core.framing import crop_boxes, crop_points, fit_image
+from actalker.core.sampling import added_time_ids, decode_latents, encode_reference, frames_to_uint8, make_scheduler
+from actalker.core.generation_settings import ACTalkerPipelineOutput, GenerationSettings, gate_record, resolve_settings
 from actalker.core.windows import predict_windowed
 from actalker.errors import ConfigError, InputError, ShapeError
 

@@ -1,9 +1,7 @@
-"""Sampling helpers shared by the pipeline and training: SVD's conventions in one place.
+"""SVD's sampling conventions in one place, shared by the pipeline and training.
 
 - ``svd_scheduler_config()``: Stable Video Diffusion's own Euler scheduler settings
   (v-prediction, Karras sigmas, continuous timesteps).
-- ``fit_image``: reference image -> (1, 3, H, W) in [-1, 1], scaled to cover and centre
-  cropped, with the crop so face landmarks can follow it (``crop_points`` / ``crop_boxes``).
 - ``encode_reference``: SVD's noise augmentation, then the VAE latent *mode*, unscaled
   (SVD conditions on unscaled reference latents).
 - ``added_time_ids``: SVD micro-conditioning (fps - 1, motion bucket, noise augmentation).
@@ -11,13 +9,12 @@
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from actalker.errors import ShapeError
+from actalker.core.framing import crop_boxes, crop_points, fit_image, image_to_tensor  # noqa: F401  (old home)
 
 # Stable Video Diffusion img2vid(-xt) scheduler/scheduler_config.json.
 SVD_SCHEDULER_CONFIG = {
@@ -46,63 +43,6 @@ def make_scheduler(**overrides):
     from diffusers import EulerDiscreteScheduler
 
     return EulerDiscreteScheduler(**svd_scheduler_config(**overrides))
-
-
-def image_to_tensor(image) -> torch.Tensor:
-    """uint8 (H, W, 3) array/tensor, a PIL image, or float (3, H, W) / (1, 3, H, W) in
-    [-1, 1] -> float32 (1, 3, H, W) in [-1, 1]."""
-    try:  # PIL without importing it at module level
-        from PIL import Image
-
-        if isinstance(image, Image.Image):
-            image = np.asarray(image.convert("RGB"))
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(image, np.ndarray):
-        image = torch.from_numpy(np.array(image))  # a copy: inputs may be read-only (mmap)
-    if not isinstance(image, torch.Tensor):
-        raise ShapeError(f"image must be an array, tensor or PIL image, got {type(image).__name__}")
-    if image.dtype == torch.uint8:
-        if image.ndim != 3 or image.shape[-1] != 3:
-            raise ShapeError(f"uint8 image must be (H, W, 3), got {tuple(image.shape)}")
-        return image.permute(2, 0, 1)[None].float() / 127.5 - 1.0
-    if image.ndim == 3:
-        image = image[None]
-    if image.ndim != 4 or image.shape[:2] != (1, 3):
-        raise ShapeError(f"float image must be (3, H, W) or (1, 3, H, W) in [-1, 1], got {tuple(image.shape)}")
-    return image.float()
-
-
-def fit_image(image, height: int, width: int) -> tuple[torch.Tensor, tuple[float, float, float, float]]:
-    """Scale ``image`` to cover (height, width), centre crop. Returns the (1, 3, H, W) tensor
-    in [-1, 1] and the crop (x0, y0, x1, y1) in normalised coordinates of the input."""
-    if height % 8 or width % 8:
-        raise ShapeError(f"height and width must be multiples of 8, got {height}x{width}")
-    x = image_to_tensor(image)
-    h, w = x.shape[-2:]
-    scale = max(height / h, width / w)
-    new_h, new_w = max(height, round(h * scale)), max(width, round(w * scale))
-    if (new_h, new_w) != (h, w):
-        x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", align_corners=False, antialias=True)
-    top, left = (new_h - height) // 2, (new_w - width) // 2
-    x = x[..., top : top + height, left : left + width].clamp(-1, 1)
-    crop = (left / new_w, top / new_h, (left + width) / new_w, (top + height) / new_h)
-    return x, crop
-
-
-def crop_points(points: torch.Tensor, crop: Sequence[float]) -> torch.Tensor:
-    """Map normalised (..., >=2) points (x, y first) of the input image into the crop."""
-    x0, y0, x1, y1 = crop
-    out = points.clone().float()
-    out[..., 0] = (out[..., 0] - x0) / (x1 - x0)
-    out[..., 1] = (out[..., 1] - y0) / (y1 - y0)
-    return out
-
-
-def crop_boxes(boxes: torch.Tensor, crop: Sequence[float]) -> torch.Tensor:
-    """Map normalised (..., 4) xyxy boxes of the input image into the crop (clamped to [0, 1])."""
-    pts = crop_points(boxes.reshape(*boxes.shape[:-1], 2, 2), crop)
-    return pts.reshape(boxes.shape).clamp(0, 1)
 
 
 def encode_reference(

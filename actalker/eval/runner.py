@@ -65,7 +65,7 @@ def generate_clip(pipe, clip, gates: dict[str, float], num_frames: int, steps: O
     import torch
 
     from actalker.core.controls import conditions_from_clip
-    from actalker.core.sampling import crop_boxes, crop_points, fit_image
+    from actalker.core.framing import crop_boxes, crop_points, fit_image
 
     s = pipe.config.sampling
     ref = clip.frames(0, 1)[0]

@@ -13,7 +13,7 @@ CORE = Path(actalker.__file__).parent / "core"
 EXEMPT = {
     "motion_bucket_id": "SVD's micro-conditioning value",
     # KNOWN DEBT (issue 17): a data-loading option in the shared schema; it leaves core when
-    # the data section moves out of core/config.py (a config-key change, the lead's call).
+    # the data section moves out of core/schema.py (a config-key change, the lead's call).
     "require_audio": "data.require_audio, the schema's data section",
 }
 

@@ -19,7 +19,7 @@ from typing import Mapping, Optional
 import torch
 from torch import nn
 
-from actalker.core.config import COND_INJECTS, MASK_MODES, MIXERS, SCAN_MODES
+from actalker.core.schema import COND_INJECTS, MASK_MODES, MIXERS, SCAN_MODES
 from actalker.core.pcm.branch import PCMBranch
 from actalker.errors import ConfigError
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actalker.core.config import MIXERS
+from actalker.core.schema import MIXERS
 
 
 class AttentionMixer(nn.Module):
