@@ -298,6 +298,13 @@ class ACTalkerPipeline:
         frames = self.decode(latents, settings, output_type)
         return ACTalkerPipelineOutput(frames, settings) if return_dict else frames
 
+    def stream(self, image, conditions: Mapping[str, Any], **kwargs):
+        """The video window by window as each is final: yields ``StreamChunk``s (frames in
+        order, no seam at the joins); see ``actalker/core/streaming.py``."""
+        from actalker.core.streaming import stream
+
+        return stream(self, image, conditions, **kwargs)
+
     # ---- step 1 --------------------------------------------------------------------------
     def check_inputs(self, settings: GenerationSettings, conditions: Mapping[str, Any],
                      gates: Optional[Mapping[str, Any]], num_frames: Optional[int]):
