@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
@@ -162,37 +163,59 @@ def write_video(
     ``audio`` (float mono at ``sr``) is muxed as AAC and cut to the video's duration.
     Odd widths/heights are padded by one edge row/column (yuv420p needs even sizes).
     """
+    frames = np.asarray(frames)
+    return write_video_stream(path, [frames], fps, audio, sr, num_frames=len(frames) if frames.ndim == 4 else None)
+
+
+def _check_chunk(frames: np.ndarray) -> np.ndarray:
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
+        raise ShapeError(f"write_video expects uint8 frames (F, H, W, 3) with F > 0, got {frames.dtype} {frames.shape}")
+    h, w = frames.shape[1:3]
+    if h % 2 or w % 2:
+        frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    return frames
+
+
+def write_video_stream(path: str | os.PathLike, chunks: Iterable[np.ndarray], fps: float,
+                       audio: np.ndarray | None = None, sr: int = 16000, num_frames: int | None = None) -> Path:
+    """``write_video`` for frames that arrive in chunks (uint8 (n, H, W, 3) each): every
+    chunk goes to the encoder as it comes, so the file is done right after the last one.
+    ``num_frames`` (the total, when known) cuts the audio; without it ffmpeg ends the audio
+    with the video (-shortest)."""
     import imageio_ffmpeg
 
     from actalker.media.audio import write_wav
 
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
-        raise ShapeError(f"write_video expects uint8 frames (F, H, W, 3) with F > 0, got {frames.dtype} {frames.shape}")
     if fps <= 0:
         raise ShapeError(f"write_video expects fps > 0, got {fps}")
-    f, h, w, _ = frames.shape
-    if h % 2 or w % 2:
-        frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    size = (frames.shape[2], frames.shape[1])
+    it = iter(chunks)
+    first = _check_chunk(next(it, np.zeros((0,), np.uint8)))
+    size = (first.shape[2], first.shape[1])
     out = Path(path)
     with atomic_path(out) as tmp, tempfile.TemporaryDirectory(dir=out.parent) as scratch:
         audio_path = None
         if audio is not None:
-            audio = np.asarray(audio, np.float32).reshape(-1)[: int(round(f / fps * sr))]
+            audio = np.asarray(audio, np.float32).reshape(-1)
+            audio = audio[: int(round(num_frames / fps * sr))] if num_frames else audio
             if len(audio):
                 audio_path = str(Path(scratch) / "audio.wav")
                 write_wav(audio_path, audio, sr)
+        extra = ["-shortest"] if audio_path and not num_frames else []
         writer = imageio_ffmpeg.write_frames(
             str(tmp), size, fps=Fraction(fps).limit_denominator(1001), codec="libx264",
             pix_fmt_out="yuv420p", quality=None, macro_block_size=1, ffmpeg_log_level="error",
-            output_params=["-crf", "18", "-movflags", "+faststart"],
+            output_params=["-crf", "18", "-movflags", "+faststart", *extra],
             audio_path=audio_path, audio_codec="aac" if audio_path else None,
         )
         writer.send(None)  # start ffmpeg
         try:
-            for frame in frames:
-                writer.send(np.ascontiguousarray(frame))
+            chunk = first
+            while chunk is not None:
+                for frame in chunk:
+                    writer.send(np.ascontiguousarray(frame))
+                nxt = next(it, None)
+                chunk = None if nxt is None else _check_chunk(nxt)
         finally:
             writer.close()
     return out
