@@ -60,7 +60,7 @@ def show_preview(app: AppState, portrait: Optional[str]):
         return None, f"error: {err}"
 
 
-def _work(app: AppState, portrait, values: list, steps, seed, report, result: dict) -> None:
+def _work(app: AppState, portrait, values: list, steps, seed, report, on_partial, result: dict) -> None:
     """The generation itself (a worker thread): inputs, gates, frames, files."""
     files, sliders, schedules = app.split(values)
     with app.lock:
@@ -70,20 +70,22 @@ def _work(app: AppState, portrait, values: list, steps, seed, report, result: di
         app.runs += 1
         folder = app.work / f"run{app.runs:03d}"
         result["out"] = engine.run_once(app.pipe, app.model, folder, inputs, gates, int(steps) if steps else None,
-                                        int(seed or 0), report)
+                                        int(seed or 0), report, on_partial)
         result["frames"] = inputs.num_frames
 
 
 def generate(app: AppState, portrait, values: list, steps=None, seed=0, progress=None) -> Iterator[tuple]:
-    """Yields (status, video, plot, downloads): a status line per stage, then the outputs
-    (None = unchanged). A user mistake ends with ``error: ...``; a bug is raised."""
+    """Yields (status, video, plot, downloads): a status line per stage, the video so far
+    after each window, then the outputs (None = unchanged). A user mistake ends with
+    ``error: ...``; a bug is raised."""
     messages: queue.Queue = queue.Queue()
     result: dict = {}
     t0 = time.time()
 
     def run():
         try:
-            _work(app, portrait, values, steps, seed, lambda f, text: messages.put((f, text)), result)
+            _work(app, portrait, values, steps, seed, lambda f, text: messages.put((f, text, None)),
+                  lambda path: messages.put((None, None, str(path))), result)
         except ActalkerError as err:
             result["error"] = str(err)
         except BaseException as err:  # noqa: BLE001 -- handed to the caller's thread below
@@ -92,10 +94,16 @@ def generate(app: AppState, portrait, values: list, steps=None, seed=0, progress
             messages.put(None)
 
     threading.Thread(target=run, daemon=True).start()
+    status = ""
     while (item := messages.get()) is not None:
+        fraction, text, partial = item
+        if partial is not None:  # the video so far: shown while the next windows are made
+            yield status, partial, None, None
+            continue
+        status = text
         if progress is not None:
-            progress(item[0], desc=item[1])
-        yield item[1], None, None, None
+            progress(fraction, desc=text)
+        yield text, None, None, None
     if "bug" in result:
         raise result["bug"]
     if "error" in result:

@@ -117,19 +117,27 @@ def parse_gates(pipe, sliders: dict[str, float], schedules: dict[str, str], inpu
 
 
 def generate(pipe, inputs: Inputs, gates: dict, steps: Optional[int] = None, seed: int = 0,
-             progress: Optional[Progress] = None):
-    """-> ACTalkerPipelineOutput; ``progress(fraction, text)`` after every denoising step."""
-    total = int(steps or pipe.config.sampling.steps)
+             progress: Optional[Progress] = None, on_frames: Optional[Callable[[np.ndarray], None]] = None):
+    """Streams the video window by window -> an output with ``frames`` and ``settings``;
+    ``progress(fraction, text)`` per stage and window, ``on_frames(all frames so far)``."""
+    from types import SimpleNamespace
+
     report = progress or (lambda f, t: None)
+    parts, settings = [], None
 
-    def on_step(_pipe, i, _t, kw):
-        report(0.1 + 0.8 * (i + 1) / total, f"denoising step {i + 1}/{total}")
-        return kw
+    def on_stage(stage, done, total):
+        if stage == "windows":
+            report(0.1 + 0.8 * done / total, f"window {done}/{total} denoised")
 
-    report(0.1, "denoising")
-    return pipe(inputs.image, inputs.conditions, gates=gates, landmarks=inputs.landmarks, boxes=inputs.boxes,
-                num_frames=inputs.num_frames, num_inference_steps=total, fps=inputs.fps, seed=int(seed),
-                progress=False, return_dict=True, callback_on_step_end=on_step)
+    report(0.1, "denoising window by window")
+    for chunk in pipe.stream(inputs.image, inputs.conditions, gates=gates, landmarks=inputs.landmarks,
+                             boxes=inputs.boxes, num_frames=inputs.num_frames, num_inference_steps=steps,
+                             fps=inputs.fps, seed=int(seed), progress=on_stage):
+        parts.append(chunk.frames)
+        settings = chunk.settings
+        if on_frames is not None:
+            on_frames(np.concatenate(parts))
+    return SimpleNamespace(frames=np.concatenate(parts), settings=settings)
 
 
 def settings_record(model: str, inputs: Inputs, result, seconds: float) -> dict:
@@ -157,10 +165,21 @@ def save_outputs(folder, model: str, inputs: Inputs, result, gates: dict, second
 
 
 def run_once(pipe, model: str, folder, inputs: Inputs, gates: dict, steps=None, seed=0,
-             progress: Optional[Progress] = None) -> dict[str, Path]:
-    """Generate and save: what the page's Generate button does."""
+             progress: Optional[Progress] = None, on_partial: Optional[Callable[[Path], None]] = None) -> dict[str, Path]:
+    """Generate and save: what the page's Generate button does; ``on_partial(mp4)`` gets
+    the video so far after each window (the page shows it while the rest is made)."""
+    from actalker.media.video import write_video
+
     t0 = time.time()
-    result = generate(pipe, inputs, gates, steps, seed, progress)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    count = iter(range(10 ** 6))
+
+    def partial(frames: np.ndarray) -> None:
+        if on_partial is not None:
+            on_partial(write_video(folder / f"partial_{next(count):03d}.mp4", frames, inputs.fps))
+
+    result = generate(pipe, inputs, gates, steps, seed, progress, partial)
     if progress:
         progress(0.92, "writing the video, settings and control plot")
     return save_outputs(folder, model, inputs, result, gates, time.time() - t0)

@@ -57,8 +57,11 @@ def test_generate_reports_every_stage_and_writes_video_settings_and_plot(app):
     outs = list(generate(app, portrait, _values(app, dict(zip(app.branches, files)), schedules={branch: "0@0s,1@1s"}),
                          steps=1, seed=0, progress=lambda f, desc: seen.append((f, desc))))
     status = [o[0] for o in outs]
-    assert any("reading the inputs" in s for s in status) and any("denoising step 1/1" in s for s in status)
-    assert any("writing" in s for s in status) and status[-1].startswith("done: 50 frames")
+    assert any("reading the inputs" in s for s in status) and any("denoising window by window" in s for s in status)
+    assert any(s.startswith("window 1/") for s in status) and any("writing" in s for s in status)
+    assert status[-1].startswith("done: 50 frames")
+    partial = [o[1] for o in outs[:-1] if o[1] is not None]  # the video so far, after each window
+    assert len(partial) >= 2 and len(read_video(partial[0])[0]) < len(read_video(partial[-1])[0]) <= 50
     assert [f for f, _ in seen] == sorted(f for f, _ in seen)  # progress only moves forward
     _, video, plot, downloads = outs[-1]
     frames, _ = read_video(video)
