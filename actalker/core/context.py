@@ -1,7 +1,8 @@
 """The conditioning one denoiser forward hands to its PCM layers and face guider.
 
-The denoiser builds one ``PCMContext`` per forward and stores it on itself for the
-duration of the UNet call (no module globals); the hooks around the UNet's blocks read it.
+The denoiser builds one ``PCMContext`` per forward and binds it to that call (a context
+variable keyed by the denoiser, not an attribute, so forwards never see each other's);
+the hooks around the UNet's blocks read it.
 Pooled masks are cached per token grid, so the 15 layers of SVD pool each mask once per
 resolution instead of once per layer.
 """

@@ -41,11 +41,11 @@ Module names avoid the config keys (diffusers resolves config keys first): the U
 ``den.backbone``, PCM layers ``den.pcm_layers``, encoders ``den.encoders``.
 PCM layers are attached with forward hooks on the UNet's spatial transformer blocks (after
 the spatial block, before the temporal one), so the UNet's code and weight names are
-diffusers' own and SVD checkpoints load unchanged. The hooks read a ``PCMContext`` that
-``forward`` stores on the instance for the duration of the UNet call (one forward at a time
-per instance; calling ``den.backbone`` directly gives the plain UNet). Gradient
-checkpointing binds that context into each checkpointed call, so recomputation in backward
-sees the same conditions.
+diffusers' own and SVD checkpoints load unchanged. The hooks read the ``PCMContext`` that
+``forward`` binds to the call (a context variable keyed by the denoiser, so one instance
+can run two forwards at once; calling ``den.backbone`` directly gives the plain UNet).
+Gradient checkpointing binds that context into each checkpointed call, so recomputation in
+backward sees the same conditions.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 The measure is hand-crafted so a generator cannot satisfy it without drawing an open mouth
 or open eyes:
 
-1. Regions: the built-in ``mouth`` and ``eyes`` regions from the reference face's landmarks
+1. Regions: the ``mouth`` and ``eyes`` regions (asked of the plugin registry) from the reference face's landmarks
    (static per clip for generated videos; per-frame landmarks are used as given).
 2. Alignment (static landmarks only): each frame's translation against the reference frame,
    by a weighted sum-of-squared-differences search over the face without its rim (on a
@@ -24,6 +24,7 @@ Validated on rendered synthetic clips with ground truth: ``actalker eval estimat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Optional
 
 import numpy as np
@@ -32,7 +33,6 @@ import torch.nn.functional as F
 
 from actalker.errors import ShapeError
 from actalker.plugins.builtin import face_indices as fi
-from actalker.plugins.builtin.regions import REGIONS
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 MOUTH_DARK = (0.10, 0.35)   # relative darkness vs min(lips, skin): starts / fully interior
@@ -42,7 +42,7 @@ ALIGN_RANGE = 0.2           # search +- this fraction of the face size for the h
 ALIGN_ERODE = 0.1           # alignment ignores the outer rim of the face: yaw moves the outline less than the features
 ALIGN_STEP = 0.06            # the most the head moves between frames (face sizes): tracking, no jumps
 ALIGN_SIZE = 64             # alignment runs on a copy at most this many pixels high
-_MASKS = {r.name: r.mask for r in REGIONS}
+REGIONS = ("mouth", "eyes", "face", "brows")  # looked up by name in the plugin registry
 
 
 @dataclass
@@ -72,8 +72,21 @@ def _as_face(landmarks, boxes, n: int):
     return lm, bx
 
 
-def _mask(name: str, lm, bx, h: int, w: int) -> np.ndarray:
-    m = _MASKS[name](None if lm is None else torch.as_tensor(lm), torch.as_tensor(bx), h, w)
+@lru_cache(maxsize=1)
+def _installed_registry():
+    from actalker.plugins import load_registry
+
+    return load_registry()
+
+
+def _region_masks(registry) -> dict:
+    """Region name -> mask function, from the registry (default: the installed plugins)."""
+    registry = registry if registry is not None else _installed_registry()
+    return {name: registry.region(name).mask for name in REGIONS}
+
+
+def _mask(masks: dict, name: str, lm, bx, h: int, w: int) -> np.ndarray:
+    m = masks[name](None if lm is None else torch.as_tensor(lm), torch.as_tensor(bx), h, w)
     return np.asarray(m, np.float32)
 
 
@@ -155,11 +168,12 @@ class ReferenceColours:
     lips: float        # luminance
 
 
-def reference_colours(image: np.ndarray, lm, bx) -> ReferenceColours:
+def reference_colours(image: np.ndarray, lm, bx, registry=None) -> ReferenceColours:
     """Skin, lip luminance and brow colour of the reference frame (see the module doc)."""
     h, w = image.shape[:2]
     img = np.asarray(image, np.float32)
-    parts = {n: _mask(n, lm, bx, h, w)[0] for n in ("face", "mouth", "eyes", "brows")}
+    masks = _region_masks(registry)
+    parts = {n: _mask(masks, n, lm, bx, h, w)[0] for n in ("face", "mouth", "eyes", "brows")}
     skin_w = parts["face"] * np.prod([1 - np.clip(3 * parts[n], 0, 1) for n in ("mouth", "eyes", "brows")], 0)
     sel = skin_w > 0.99
     skin = np.median(img[sel], 0) if sel.sum() >= 4 else np.median(img[parts["face"] > 0.5].reshape(-1, 3), 0)
@@ -177,14 +191,15 @@ def reference_colours(image: np.ndarray, lm, bx) -> ReferenceColours:
 
 
 def measure_openness(frames: np.ndarray, landmarks, boxes, reference: Optional[np.ndarray] = None,
-                     align: bool = True) -> Openness:
+                     align: bool = True, registry=None) -> Openness:
     """Mouth and eye openness of each frame.
 
     frames uint8 (F, H, W, 3); landmarks (478, 3) / (1, 478, 3) of the reference face, or
     (F, 478, 3) per frame, normalised to the frames (None: box-only regions); boxes (4,),
     (1, 4) or (F, 4) normalised xyxy; reference: the image the landmarks describe, at the
     frames' size (default: the first frame). With static landmarks and ``align`` the
-    regions follow the head's translation.
+    regions follow the head's translation. The mouth, eyes and face regions come from
+    ``registry`` (default: the installed plugins).
     """
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) < 1:
@@ -195,16 +210,17 @@ def measure_openness(frames: np.ndarray, landmarks, boxes, reference: Optional[n
     if ref.shape != frames.shape[1:]:
         raise ShapeError(f"reference must have the frames' shape {frames.shape[1:]}, got {ref.shape}")
     first = (None if lm is None else lm[:1], bx[:1])
-    colours = reference_colours(ref, *first)
+    colours = reference_colours(ref, *first, registry=registry)
     size = _face_size(bx[0], h, w)
+    masks = _region_masks(registry)
     if len(bx) == n and n > 1:  # per-frame face: no alignment needed
-        mouth_m, eyes_m = _mask("mouth", lm, bx, h, w), _mask("eyes", lm, bx, h, w)
+        mouth_m, eyes_m = _mask(masks, "mouth", lm, bx, h, w), _mask(masks, "eyes", lm, bx, h, w)
         shifts = np.zeros((n, 2), np.float32)
     else:
-        mouth_m, eyes_m = _mask("mouth", *first, h, w), _mask("eyes", *first, h, w)
+        mouth_m, eyes_m = _mask(masks, "mouth", *first, h, w), _mask(masks, "eyes", *first, h, w)
         shifts = np.zeros((n, 2), np.float32)
         if align and n > 1:
-            face = _mask("face", *first, h, w)
+            face = _mask(masks, "face", *first, h, w)
             face = -F.max_pool2d(-torch.as_tensor(face)[:, None], 2 * int(ALIGN_ERODE * size) + 1, 1, int(ALIGN_ERODE * size))[0, 0].numpy()
             shifts = estimate_shifts(frames, ref, face, ALIGN_RANGE * size)
         mouth_m, eyes_m = shift_masks(mouth_m[0], shifts), shift_masks(eyes_m[0], shifts)

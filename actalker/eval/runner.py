@@ -90,7 +90,7 @@ def evaluate_control(pipe, clips, settings: list[dict[str, float]], num_frames: 
         for i, clip in enumerate(clips):
             n = min(clip.num_frames, num_frames or clip.num_frames)
             frames, lm, bx = generate_clip(pipe, clip, gates, n, steps, seed + i)
-            o = measure_openness(frames, lm, bx)
+            o = measure_openness(frames, lm, bx, registry=getattr(pipe, "registry", None))  # stand-ins have none
             t = clip_tracks(clip, n)
             row = clip_metrics(o.mouth, o.eyes, t["audio_env"], t["motion_eye"], t["truth"], t["motion_mouth"])
             rows.append({"clip": clip.id, **row})

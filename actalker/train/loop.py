@@ -118,16 +118,24 @@ def _forget_accelerate_state() -> None:
     GradientState._reset_state()
 
 
+@dataclass
+class _Run:
+    """The prepared training state of one run."""
+
+    model: Any  # the denoiser as accelerate prepared it
+    optimizer: Any
+    scheduler: Any
+    named: list
+    ema: Optional[EMA]
+
+
 def _train(cfg, accelerator, resume, parts, resolved, progress, registry) -> TrainResult:
     from accelerate.utils import set_seed
 
     t = cfg.train
     out = Path(t.output_dir)
     seed = run_seed(cfg)
-    ckpt = latest_checkpoint(out) if resume else None
-    if not resume and latest_checkpoint(out) is not None:
-        raise ConfigError(f"train.output_dir {out} already has checkpoints; pass --resume or choose another output_dir")
-
+    ckpt = _checkpoint_to_resume(out, resume)
     set_seed(seed)  # same initial weights in every process
     if parts is None:
         from actalker.train.build import build_parts
@@ -138,7 +146,57 @@ def _train(cfg, accelerator, resume, parts, resolved, progress, registry) -> Tra
         _check_resume_config(cfg, out)
     if accelerator.is_main_process:
         _save_config(cfg, resolved, out, resumed=ckpt is not None)
+    run = _prepare(pipe, t, accelerator)
 
+    rank, world = accelerator.process_index, accelerator.num_processes
+    generator = train_generator(seed, rank)
+    set_seed(seed + rank)  # global RNGs (dropout in a model, if any) differ per process
+    step = int(load_checkpoint(accelerator, ckpt, generator, run.ema)["step"]) if ckpt is not None else 0
+    face_region = pipe.face_region()
+    transform = ItemConditioning(pipe.branches, pipe.registry, cfg.data.fps, face_region)
+    loader = make_loader(cfg, parts.dataset, transform, rank, world, start_batch=step * t.grad_accum)
+
+    logger = RunLogger(out, accelerator.is_main_process, t.max_steps, step, tensorboard=t.tensorboard, progress=progress)
+    if ckpt is not None:
+        logger.write(f"resumed from {ckpt} at step {step}")
+    result = TrainResult(step, None, None, None)
+    batches = iter(loader)
+    try:
+        with StopFlag() as stop:
+            while step < t.max_steps:
+                t0 = time.time()
+                mean_loss, stats, grad_norm = _optimizer_step(run, accelerator, pipe, batches, cfg, generator, face_region)
+                step += 1
+                _log_step(accelerator, logger, run, t, step, mean_loss, stats, grad_norm, t0)
+                stop_now = _any_process(accelerator, stop.requested is not None)
+                if step % t.checkpoint_every == 0 or step == t.max_steps or stop_now:
+                    result.checkpoint = save_checkpoint(accelerator, out, step, {"seed": seed}, generator, run.ema,
+                                                        keep=t.keep_checkpoints)
+                if t.validate_every and step % t.validate_every == 0 and parts.val_dataset is not None:
+                    _validate(accelerator, pipe, run.model, parts.val_dataset, transform, cfg, step, out, logger)
+                if stop_now:
+                    result.stopped_by = stop.requested or 15
+                    logger.write(f"stopped at step {step}; checkpoint saved; continue with --resume")
+                    break
+    finally:
+        logger.close()
+    result.step = step
+    if result.stopped_by is None:
+        result.model_dir = _save_model(accelerator, pipe, run.model, run.ema, out)
+    accelerator.wait_for_everyone()
+    return result
+
+
+def _checkpoint_to_resume(out: Path, resume: bool):
+    """The newest checkpoint with --resume; without it, an output_dir with checkpoints is an error."""
+    latest = latest_checkpoint(out)
+    if not resume and latest is not None:
+        raise ConfigError(f"train.output_dir {out} already has checkpoints; pass --resume or choose another output_dir")
+    return latest if resume else None
+
+
+def _prepare(pipe, t, accelerator) -> _Run:
+    """Freeze what does not train, pick the trainable weights, optimizer, EMA; accelerate prepares."""
     denoiser = pipe.denoiser
     device = accelerator.device
     pipe.vae.requires_grad_(False).eval().to(device)
@@ -161,74 +219,41 @@ def _train(cfg, accelerator, resume, parts, resolved, progress, registry) -> Tra
     if ema is not None:
         for s in ema.shadow.values():
             s.data = s.data.to(device)
+    return _Run(model, optimizer, scheduler, named, ema)
 
-    rank, world = accelerator.process_index, accelerator.num_processes
-    generator = train_generator(seed, rank)
-    set_seed(seed + rank)  # global RNGs (dropout in a model, if any) differ per process
-    step = 0
-    if ckpt is not None:
-        state = load_checkpoint(accelerator, ckpt, generator, ema)
-        step = int(state["step"])
 
-    face_region = pipe.face_region()
-    transform = ItemConditioning(pipe.branches, pipe.registry, cfg.data.fps, face_region)
-    loader = make_loader(cfg, parts.dataset, transform, rank, world, start_batch=step * t.grad_accum)
+def _optimizer_step(run: _Run, accelerator, pipe, batches, cfg, generator, face_region):
+    """One optimizer step over ``grad_accum`` micro-batches -> (mean loss, stats, grad norm)."""
+    t = cfg.train
+    losses, stats, grad_norm = [], {}, None
+    for _ in range(t.grad_accum):
+        batch = next(batches)
+        with accelerator.accumulate(run.model):
+            loss, stats = micro_batch_loss(run.model, pipe, batch, cfg, generator, accelerator.device, face_region)
+            accelerator.backward(loss)
+            grad_norm = None
+            if accelerator.sync_gradients and t.grad_clip > 0:
+                grad_norm = accelerator.clip_grad_norm_(run.model.parameters(), t.grad_clip)
+            run.optimizer.step()
+            if accelerator.sync_gradients:
+                run.scheduler.step()
+            run.optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.detach())
+    if run.ema is not None:
+        run.ema.update((n, p) for n, p in run.named)
+    return torch.stack(losses).mean(), stats, grad_norm
 
-    logger = RunLogger(out, accelerator.is_main_process, t.max_steps, step, tensorboard=t.tensorboard, progress=progress)
-    if ckpt is not None:
-        logger.write(f"resumed from {ckpt} at step {step}")
-    result = TrainResult(step, None, None, None)
-    batches = iter(loader)
-    try:
-        with StopFlag() as stop:
-            while step < t.max_steps:
-                t0 = time.time()
-                losses, stats = [], {}
-                for _ in range(t.grad_accum):
-                    batch = next(batches)
-                    with accelerator.accumulate(model):
-                        loss, stats = micro_batch_loss(model, pipe, batch, cfg, generator, device, face_region)
-                        accelerator.backward(loss)
-                        grad_norm = None
-                        if accelerator.sync_gradients and t.grad_clip > 0:
-                            grad_norm = accelerator.clip_grad_norm_(model.parameters(), t.grad_clip)
-                        optimizer.step()
-                        if accelerator.sync_gradients:
-                            scheduler.step()
-                        optimizer.zero_grad(set_to_none=True)
-                    losses.append(loss.detach())
-                step += 1
-                if ema is not None:
-                    ema.update((n, p) for n, p in named)
-                mean_loss = torch.stack(losses).mean()
 
-                if step % t.log_every == 0 or step == t.max_steps:
-                    gathered = accelerator.gather(mean_loss[None]).mean().item()
-                    if not math.isfinite(gathered):
-                        raise FloatingPointError(f"loss is {gathered} at step {step}")
-                    record = {"loss": gathered, "lr": scheduler.get_last_lr()[0], "step_time": time.time() - t0, **stats}
-                    if grad_norm is not None:
-                        record["grad_norm"] = float(grad_norm)
-                    logger.log(step, record)
-                logger.progress(step, float(mean_loss))
-
-                stop_now = _any_process(accelerator, stop.requested is not None)
-                if step % t.checkpoint_every == 0 or step == t.max_steps or stop_now:
-                    result.checkpoint = save_checkpoint(accelerator, out, step, {"seed": seed}, generator, ema,
-                                                        keep=t.keep_checkpoints)
-                if t.validate_every and step % t.validate_every == 0 and parts.val_dataset is not None:
-                    _validate(accelerator, pipe, model, parts.val_dataset, transform, cfg, step, out, logger)
-                if stop_now:
-                    result.stopped_by = stop.requested or 15
-                    logger.write(f"stopped at step {step}; checkpoint saved; continue with --resume")
-                    break
-    finally:
-        logger.close()
-    result.step = step
-    if result.stopped_by is None:
-        result.model_dir = _save_model(accelerator, pipe, model, ema, out)
-    accelerator.wait_for_everyone()
-    return result
+def _log_step(accelerator, logger, run: _Run, t, step: int, mean_loss, stats: dict, grad_norm, t0: float) -> None:
+    if step % t.log_every == 0 or step == t.max_steps:
+        gathered = accelerator.gather(mean_loss[None]).mean().item()  # collective: every process calls it
+        if not math.isfinite(gathered):
+            raise FloatingPointError(f"loss is {gathered} at step {step}")
+        record = {"loss": gathered, "lr": run.scheduler.get_last_lr()[0], "step_time": time.time() - t0, **stats}
+        if grad_norm is not None:
+            record["grad_norm"] = float(grad_norm)
+        logger.log(step, record)
+    logger.progress(step, float(mean_loss))
 
 
 def _configure_deepspeed(accelerator, t) -> None:

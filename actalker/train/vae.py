@@ -84,15 +84,7 @@ def train_vae(cfg, out_dir, steps: int = 2000, minutes: Optional[float] = None, 
     d = cfg.data
     if not d.root:
         raise ConfigError("data.root is not set: the VAE stage trains on clip frames (actalker synth output)")
-    if init is not None:
-        from diffusers import AutoencoderKLTemporalDecoder
-
-        vae = AutoencoderKLTemporalDecoder.from_pretrained(init).train()
-    else:
-        vae = build_fresh_vae(cfg.model).train()
-    if decoder_only:
-        vae.encoder.requires_grad_(False).eval()
-        vae.quant_conv.requires_grad_(False)
+    vae = _starting_vae(cfg, init, decoder_only)
     registry = load_registry()
     regions = [registry.region(r) for r in PART_REGIONS if r in registry.regions]
     ds = ClipDataset(d.root, d.train_split, num_frames, d.size, d.fps)
@@ -111,17 +103,7 @@ def train_vae(cfg, out_dir, steps: int = 2000, minutes: Optional[float] = None, 
     with log_path.open("w") as logf:
         while step < steps and (deadline is None or time.time() < deadline):
             for batch in loader:
-                x = batch["frames"]  # (B, F, 3, H, W)
-                b, f = x.shape[:2]
-                wgt = _part_weights(batch, regions, region_weight).flatten(0, 1)
-                flat = x.flatten(0, 1)
-                with torch.set_grad_enabled(not decoder_only):
-                    post = vae.encode(flat).latent_dist
-                z = post.mean + post.std * torch.randn(post.mean.shape, generator=gen)
-                rec = vae.decode(z, num_frames=f).sample
-                err = rec - flat
-                rec_loss = (wgt * (err.abs() + err ** 2)).mean() / wgt.mean()
-                kl = 0.5 * (post.mean ** 2 + post.var - 1.0 - post.logvar).mean()
+                rec_loss, kl = _losses(vae, batch, _part_weights(batch, regions, region_weight), gen, decoder_only)
                 loss = rec_loss + (0.0 if decoder_only else kl_weight) * kl
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -144,6 +126,35 @@ def train_vae(cfg, out_dir, steps: int = 2000, minutes: Optional[float] = None, 
     vae.save_pretrained(out / "vae")
     log(f"VAE stage: {step} steps in {time.time() - t_start:.0f} s, scaling_factor {scale:.4f}, saved to {out / 'vae'}")
     return out / "vae"
+
+
+def _starting_vae(cfg, init, decoder_only: bool):
+    """A saved VAE (``init``) or a fresh one, in training mode; ``decoder_only`` freezes the encoder."""
+    if init is not None:
+        from diffusers import AutoencoderKLTemporalDecoder
+
+        vae = AutoencoderKLTemporalDecoder.from_pretrained(init).train()
+    else:
+        vae = build_fresh_vae(cfg.model).train()
+    if decoder_only:
+        vae.encoder.requires_grad_(False).eval()
+        vae.quant_conv.requires_grad_(False)
+    return vae
+
+
+def _losses(vae, batch: dict, weights: torch.Tensor, gen: torch.Generator, decoder_only: bool):
+    """Region-weighted L1 + L2 reconstruction of a batch of windows, and the posterior's KL."""
+    x = batch["frames"]  # (B, F, 3, H, W)
+    f = x.shape[1]
+    wgt = weights.flatten(0, 1)
+    flat = x.flatten(0, 1)
+    with torch.set_grad_enabled(not decoder_only):  # a frozen encoder needs no graph
+        post = vae.encode(flat).latent_dist
+    z = post.mean + post.std * torch.randn(post.mean.shape, generator=gen)
+    err = vae.decode(z, num_frames=f).sample - flat
+    rec_loss = (wgt * (err.abs() + err ** 2)).mean() / wgt.mean()
+    kl = 0.5 * (post.mean ** 2 + post.var - 1.0 - post.logvar).mean()
+    return rec_loss, kl
 
 
 @torch.no_grad()
