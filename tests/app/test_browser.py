@@ -1,6 +1,7 @@
 """The app in a real browser: headless Chromium (Debian's package, installed by `make
 install` when possible) loads the page, fills the example, moves a gate, generates and
-finds a playable video; the page's screenshot goes to docs/images/app.png."""
+finds a playable video; the page's screenshot goes to docs/images/app.png. Marked slow:
+run it with `make test-slow ARGS=tests/app/test_browser.py`."""
 from __future__ import annotations
 
 import json
@@ -21,6 +22,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-dev-shm-usage", "--window-size=1280,1500")
 
 pytestmark = [
+    pytest.mark.slow,  # a minute or more on 2 loaded cores (make test-slow); test_callbacks.py covers the handlers
     pytest.mark.skipif(not (CHROMIUM.is_file() and DRIVER.is_file()),
                        reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"),
     pytest.mark.skipif(not demo_model_present(), reason="needs the embedded demo model"),
