@@ -20,6 +20,11 @@ class AppState:
     def __init__(self, pipe, model: str, work_dir=None, face_model: Optional[str] = None):
         from actalker.app.examples import make_example
 
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot  # noqa: F401 -- imported here, not first in a worker thread (hung there once)
+
         self.pipe, self.model, self.face_model = pipe, model, face_model
         self.controls = engine.controls(pipe)
         self.work = Path(work_dir or tempfile.mkdtemp(prefix="actalker-app-"))
