@@ -33,7 +33,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/actalker demo $(ARGS)
 
-# Train the embedded demo model from scratch (configs/demo.yaml; ~35-45 min on 2 CPU cores)
+# Train the embedded demo model from scratch (configs/demo.yaml; ~45 min on 2 quiet CPU cores)
 # and install it as actalker/assets/demo_model. ARGS: the run folder (default runs/demo).
 demo-model: $(STAMP)
 	ACTALKER=$(VENV)/bin/actalker PYTHON=$(PY) scripts/train_demo.sh $(ARGS)

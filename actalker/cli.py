@@ -2,7 +2,8 @@
 
 Each command module defines ``register(subparsers)`` which adds its parser and sets
 ``func`` to a callable taking the parsed ``args``. User errors (``ActalkerError``) are
-printed as one line and exit with status 2.
+printed as one line and exit with status 2; so are OSErrors from writing an output (no
+space, read-only, permission, a path under a file) that no lower layer named.
 """
 from __future__ import annotations
 
@@ -50,6 +51,16 @@ def main(argv: list[str] | None = None) -> int:
         result = args.func(args)
     except ActalkerError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        from actalker.utils.paths import NO_SPACE_ERRNOS, is_write_error, output_error
+
+        if not is_write_error(err):
+            raise  # a bug or an unexpected fault: keep the traceback
+        if err.errno in NO_SPACE_ERRNOS:
+            print(f"error: {output_error(err, err.filename or 'an output file')}", file=sys.stderr)
+        else:  # EACCES may come from reading too: say what happened, not "could not write"
+            print(f"error: {err.filename or 'a file'}: {err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -25,3 +25,8 @@ class PluginError(ActalkerError, RuntimeError):
 
 class ShapeError(ActalkerError, ValueError):
     """A tensor argument has the wrong shape, dtype or device."""
+
+
+class OutputError(ActalkerError, OSError):
+    """An output cannot be written: read-only or missing folder, a path under a regular file,
+    no space left on device. Raised before heavy work where the path can be checked early."""

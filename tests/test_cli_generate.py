@@ -206,3 +206,16 @@ def test_face_not_found_is_one_line(model_dir, synthetic, face_model_path, tmp_p
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.startswith("error: no face found in the image") and "\n" not in err
     assert not out.exists()
+
+
+def test_unwritable_output_is_one_line_before_the_model_loads(synthetic, tmp_path, capsys, monkeypatch):
+    """--out under a regular file fails before any work: the model is never loaded."""
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    loaded = []
+    monkeypatch.setattr(ACTalkerPipeline, "from_pretrained", classmethod(lambda cls, *a, **k: loaded.append(a)))
+    rc = run_cli(["--model", tmp_path, "--image", synthetic["portrait"], "--audio", synthetic["speech"],
+                  "--landmarks-from-clip", synthetic["clip"], "--out", blocker / "out.mp4"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("error: ") and "\n" not in err and "regular file" in err, err
+    assert not loaded

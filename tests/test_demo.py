@@ -50,7 +50,7 @@ def test_demo_end_to_end(tmp_path, capsys):
     frames = 12
     assert main(["demo", "--model", str(model), "--out", str(out), "--steps", "2", "--frames", str(frames)]) == 0
     printed = capsys.readouterr().out
-    for name in ("demo.mp4", "demo_strip.mp4", "demo_strip.png", "demo.json"):
+    for name in ("demo.mp4", "demo_strip.mp4", "demo_strip.png", "demo_control.png", "demo.json"):
         assert (out / name).is_file() and str(out / name) in printed
     info = json.loads((out / "demo.json").read_text())
     assert info["trained"] is True and info["frames"] == frames  # a saved model folder counts as trained
@@ -59,6 +59,39 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert len(audio) > 0.3 * frames / info["fps"] * 16000  # the speech is muxed
     png = Image.open(out / "demo_strip.png")
     assert png.width > 3 * info["size"] and png.height > info["size"]
+    check_strip_and_video(np.asarray(png.convert("RGB")).astype(int), out / "demo.mp4", frames, info,
+                          settings_differ=shipped)
+
+
+def check_strip_and_video(png, video_path, frames, info, settings_differ):
+    """The strip image (lossless): columns = input portrait + the 3 settings, rows = the 6
+    frames demo.json names (where the driving eyes are most closed and most open) (layout of actalker/demo/run.py: 16 px header, 48 px left, 4 px gaps, 3x upscaled).
+    demo.mp4 is the first setting's video; with a trained model the gates change the video
+    (with fresh weights the zero-initialised branches cannot), and it moves over time."""
+    from actalker.media import read_video
+
+    k = 3
+    side = info["size"] * k
+    head, left, gap, rows = 16, 48, 4, 6
+    assert png.shape[:2] == (head + rows * (side + gap), left + 4 * (side + gap))
+    idx = np.asarray(info["strip_rows"])
+    assert len(idx) == rows and list(idx) == sorted(set(idx)) and 0 <= idx[0] and idx[-1] < frames
+
+    def cell(r, j):
+        y, x = head + r * (side + gap), left + j * (side + gap)
+        return png[y:y + side, x:x + side]
+
+    video, _ = read_video(video_path)
+    assert video.shape == (frames, side, side, 3)
+    for r, i in enumerate(idx):
+        own = np.abs(cell(r, 1) - video[i].astype(int)).mean()
+        other = np.abs(cell(r, 1) - video[(i + frames // 2) % frames].astype(int)).mean()
+        assert own < 4.0 and own < other, (r, own, other)  # mp4 noise only, and the right frame
+    assert max(np.abs(cell(r, 1) - cell(0, 1)).mean() for r in range(rows)) > 1.0  # it moves
+    if settings_differ:
+        for a, b in ((1, 2), (1, 3), (2, 3)):
+            change = max(np.abs(cell(r, a) - cell(r, b)).mean() for r in range(rows))
+            assert change > 0.3, (info["settings"], a, b, change)  # the same seed: only the gates differ
 
 
 def test_demo_refuses_without_weights(tmp_path, capsys):
@@ -98,3 +131,15 @@ def test_vae_stage_on_a_tiny_world(tmp_path):
     vae = AutoencoderKLTemporalDecoder.from_pretrained(vae_dir)
     assert np.isfinite(vae.config.scaling_factor) and vae.config.scaling_factor > 0
     assert (tmp_path / "stage" / "vae_log.jsonl").read_text().strip()
+
+
+def test_strip_rows_show_closed_and_open_driving_eyes():
+    from actalker.demo.run import pick_rows
+
+    eyes = np.full(50, 0.7)
+    eyes[[5, 6, 30]] = [0.05, 0.1, 0.0]  # blinks
+    eyes[[12, 40, 47]] = [1.0, 0.95, 0.9]  # wide open
+    rows = pick_rows(eyes, 6)
+    assert list(rows) == sorted(rows) and len(rows) == 6
+    assert {5, 30} <= set(rows) and {12, 40} <= set(rows)  # both blinks (6 is too close to 5) and the widest
+    assert min(np.diff(rows)) >= 50 // 12

@@ -254,6 +254,10 @@ def _check_args(args) -> Path:
         value = getattr(args, f"signal_flag__{flag}", None)
         if value is not None:
             check_file(value, f"--{flag} input")
+    from actalker.utils.paths import check_writable_output
+
+    check_writable_output(out, "--out video")  # before the model loads: no work lost to a bad path
+    check_writable_output(out.with_suffix(".json"), "settings file")
     return out
 
 

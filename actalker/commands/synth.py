@@ -33,6 +33,11 @@ def run(args) -> int:
         raise InputError("synth: need --clips >= 1, --frames >= 2, --size >= 16, --fps > 0, --clips-per-identity >= 1")
     if args.speech == "espeak" and not espeak_available():
         raise InputError("synth --speech espeak: espeak-ng is not installed (apt-get install espeak-ng), or use --speech auto")
+    from actalker.utils.paths import check_writable_output
+
+    check_writable_output(args.out, "output folder", is_dir=True)
+    if args.contact_sheet:
+        check_writable_output(args.contact_sheet, "contact sheet")
     paths = []
     for i in tqdm(range(args.clips), desc="synth", unit="clip", disable=args.quiet):
         clip = write_synthetic_clip(args.out, args.seed, i, num_frames=args.frames, size=args.size, fps=args.fps,

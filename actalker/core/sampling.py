@@ -78,19 +78,61 @@ def decode_latents(vae, latents: torch.Tensor, decode_chunk: int = 8, overlap: i
     frames kept per VAE call. The temporal decoder mixes frames only inside a call and treats
     a call's edge frames differently (its time convolutions see padding there), which shows
     as a flicker with the chunk's period; ``overlap`` extra frames of context on each side
-    are decoded and thrown away so that every kept frame has real neighbours."""
+    are decoded and thrown away so that every kept frame has real neighbours.
+
+    Every call has the same length (``decode_chunk + 2 * overlap``, at most F): the decoder
+    was trained on one window length, and a short last call (one frame when F is odd and
+    the chunk 2) decodes washed out. Without overlap, when F > ``decode_chunk``, each frame is decoded at two phases
+    (chunk starts shifted by half a chunk, ends mirrored) and averaged, so its treatment no
+    longer depends on its position in a call (with 2-frame chunks, on its parity)."""
     step, ctx = max(1, decode_chunk), max(0, overlap)
     videos = []
     for sample in latents / vae.config.scaling_factor:  # chunks never mix two samples
-        n, out = sample.shape[0], []
-        for i in range(0, n, step):
-            lo, hi = max(0, i - ctx), min(n, i + step + ctx)
-            chunk = sample[lo:hi].to(vae.dtype)
-            decoded = vae.decode(chunk, num_frames=chunk.shape[0]).sample.float()
-            out.append(decoded[i - lo : i - lo + min(step, n - i)])
-        videos.append(torch.cat(out))
+        if ctx == 0 and 1 < step < sample.shape[0]:  # a clip that fits one call has no chunk edges
+            phases = [_decode_phase(vae, sample, step, shift) for shift in (0, step // 2)]
+            videos.append(sum(phases) / len(phases))
+        else:
+            videos.append(_decode_with_context(vae, sample, step, ctx))
     frames = torch.stack(videos)
     return frames.clamp(-1, 1)
+
+
+def _decode_call(vae, chunk: torch.Tensor) -> torch.Tensor:
+    return vae.decode(chunk.to(vae.dtype), num_frames=chunk.shape[0]).sample.float()
+
+
+def _decode_with_context(vae, sample: torch.Tensor, step: int, ctx: int) -> torch.Tensor:
+    """Chunks of ``step`` kept frames, each decoded in a call of ``step + 2 ctx`` frames (at
+    most all of them), shifted inwards at the ends rather than cut short."""
+    n, out = sample.shape[0], []
+    length = min(n, step + 2 * ctx)
+    for i in range(0, n, step):
+        lo = min(max(0, i - ctx), n - length)
+        decoded = _decode_call(vae, sample[lo : lo + length])
+        out.append(decoded[i - lo : i - lo + min(step, n - i)])
+    return torch.cat(out)
+
+
+def _mirror(index: torch.Tensor, n: int) -> torch.Tensor:
+    """Reflect indices outside [0, n) back inside (-1 -> 1, n -> n - 2), as often as needed."""
+    if n == 1:
+        return torch.zeros_like(index)
+    period = 2 * (n - 1)
+    index = index.remainder(period)
+    return torch.where(index < n, index, period - index)
+
+
+def _decode_phase(vae, sample: torch.Tensor, step: int, shift: int) -> torch.Tensor:
+    """Calls of exactly ``step`` frames whose starts are shifted back by ``shift``; frames
+    outside the clip (before 0, after F - 1) are mirrored in and their outputs dropped."""
+    n = sample.shape[0]
+    out = torch.empty(0)
+    for start in range(-shift, n, step):
+        index = torch.arange(start, start + step)
+        decoded = _decode_call(vae, sample[_mirror(index, n)])
+        keep = (index >= 0) & (index < n)
+        out = decoded[keep] if out.numel() == 0 else torch.cat([out, decoded[keep]])
+    return out
 
 
 def frames_to_uint8(frames: torch.Tensor) -> np.ndarray:

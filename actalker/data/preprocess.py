@@ -36,6 +36,7 @@ class PreprocessOptions:
     require_audio: bool = True
     margin: float = 1.8        # crop side = margin x the median face-box side
     max_seconds: float | None = None
+    layout: str = "folder"     # how the data set names identities (actalker.data.layouts)
 
 
 def find_videos(input_path: Path) -> list[Path]:
@@ -49,14 +50,20 @@ def find_videos(input_path: Path) -> list[Path]:
     return found
 
 
-def clip_name(video: Path, base: Path) -> tuple[str, str]:
-    """(clip id, identity): id from the file name plus a hash of its relative path; identity
-    = the sub-folder holding it (one folder per person), else the file's stem."""
+def clip_id(video: Path, base: Path) -> str:
+    """The file name plus a hash of its path relative to the input folder."""
     rel = video.relative_to(base) if video != base else Path(video.name)
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", video.stem)[:40] or "clip"
-    cid = f"{stem}-{hashlib.sha1(rel.as_posix().encode()).hexdigest()[:6]}"
-    identity = rel.parts[0] if len(rel.parts) > 1 else video.stem
-    return cid, identity
+    return f"{stem}-{hashlib.sha1(rel.as_posix().encode()).hexdigest()[:6]}"
+
+
+def clip_name(video: Path, base: Path, layout: str = "folder") -> tuple[str, str]:
+    """(clip id, identity): the identity by the data set's layout (actalker.data.layouts;
+    default: the sub-folder holding the video, one folder per person, else its stem)."""
+    from actalker.data.layouts import identity_of
+
+    rel = video.relative_to(base) if video != base else Path(video.name)
+    return clip_id(video, base), identity_of(rel, layout)
 
 
 def stable_crop(boxes_px: np.ndarray, width: int, height: int, margin: float) -> tuple[float, float, float]:
@@ -81,10 +88,11 @@ def process_video(video: Path, base: Path, out: Path, tracker, opts: PreprocessO
     from actalker.media.face import motion_features
     from actalker.media.video import read_video, resample_indices
 
-    cid, identity = clip_name(video, base)
+    cid = clip_id(video, base)
     target = out / "clips" / cid
     if (target / "meta.json").is_file():
         return "existing", cid
+    identity = clip_name(video, base, opts.layout)[1]
     max_frames = None
     if opts.max_seconds:
         from actalker.media.video import probe_video
@@ -132,34 +140,85 @@ def process_video(video: Path, base: Path, out: Path, tracker, opts: PreprocessO
 
 
 def preprocess(input_path: str | Path, out: str | Path, face_model: str | None = None,
-               opts: PreprocessOptions | None = None, progress: bool = True) -> dict:
-    """Process a video file or a folder of videos into ``out``; returns the report."""
-    from tqdm import tqdm
+               opts: PreprocessOptions | None = None, progress: bool = True, workers: int = 1,
+               shard: tuple[int, int] | None = None, tracker=None) -> dict:
+    """Process a video file or a folder of videos into ``out``; returns the report.
 
+    ``workers`` > 1 runs videos in that many processes (same clips as one worker);
+    ``shard`` (i, n) processes only shard i of n (actalker.data.shard); ``tracker``
+    replaces the MediaPipe tracker (tests)."""
+    from actalker.data.shard import shard_label, shard_videos
     from actalker.media.face import FaceTracker
+    from actalker.utils.paths import check_writable_output
 
     opts = opts or PreprocessOptions()
     input_path, out = Path(input_path).expanduser(), Path(out).expanduser()
-    videos = find_videos(input_path)
-    tracker = FaceTracker(face_model)  # a missing model file fails here, before any work
     base = input_path if input_path.is_dir() else input_path.parent
-    report = {"input": str(input_path), "options": asdict(opts), "written": [], "existing": [], "skipped": []}
+    every = find_videos(input_path)
+    videos = shard_videos(every, base, shard)
+    check_writable_output(out, "output folder", is_dir=True)  # before minutes of decoding and tracking
+    tracker = tracker or FaceTracker(face_model)  # a missing model file fails here, before any work
+    report = {"input": str(input_path), "options": asdict(opts), "shard": shard_label(shard),
+              "videos": len(videos), "input_videos": len(every)}
+    results: dict[int, tuple[str, str, str]] = {}
     try:
-        for video in tqdm(videos, desc="preprocess", unit="video", disable=not progress):
-            try:
-                status, what = process_video(video, base, out, tracker, opts)
-            except InputError as err:
-                if input_path.is_file():
-                    raise
-                status, what = "skipped", str(err)
-            if status == "skipped":
-                report["skipped"].append({"file": str(video), "reason": what})
-                tqdm.write(f"skipped {video}: {what}")
-            else:
-                report[status].append(what)
+        _run(videos, base, out, tracker, opts, workers, input_path.is_file(), progress, results)
     finally:
-        if report["written"] or report["existing"] or report["skipped"]:
+        report.update(_outcome(videos, results))
+        if results:
             out.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(out / REPORT, json.dumps(report, indent=1))
+            write_text_atomic(out / report_name(shard), json.dumps(report, indent=1))
             build_manifest(out)
     return report
+
+
+def report_name(shard: tuple[int, int] | None = None) -> str:
+    """preprocess_report.json, or preprocess_report.shard-I-of-N.json for a shard (shards may
+    share one output folder)."""
+    return REPORT if shard is None else f"preprocess_report.shard-{shard[0]}-of-{shard[1]}.json"
+
+
+def _run(videos, base, out, tracker, opts, workers, single, progress, results) -> None:
+    """Fill ``results`` (index -> (status, what, detail)); one progress bar over videos."""
+    from tqdm import tqdm
+
+    from actalker.data.workers import run_videos
+
+    todo = [k for k, v in enumerate(videos) if not (out / "clips" / clip_id(v, base) / "meta.json").is_file()]
+    for k in sorted(set(range(len(videos))) - set(todo)):
+        results[k] = ("existing", clip_id(videos[k], base), "")
+    with tqdm(total=len(videos), initial=len(results), desc="preprocess", unit="video", disable=not progress) as bar:
+        for j, status, what, detail in run_videos([videos[k] for k in todo], base, out, tracker, opts, workers, single):
+            results[todo[j]] = (status, what, detail)
+            if status in ("skipped", "failed") and not single:  # a single file's reason is the one error line
+                tqdm.write(f"{status} {videos[todo[j]]}: {what}")
+            bar.update(1)
+
+
+def _outcome(videos: list[Path], results: dict) -> dict:
+    """The report's lists, in video order whatever order the workers finished in."""
+    out = {"written": [], "existing": [], "skipped": [], "failed": []}
+    for k in sorted(results):
+        status, what, detail = results[k]
+        if status == "skipped":
+            out["skipped"].append({"file": str(videos[k]), "reason": what})
+        elif status == "failed":
+            out["failed"].append({"file": str(videos[k]), "error": what, "traceback": detail})
+        else:
+            out[status].append(what)
+    return out
+
+
+def nothing_written_error(report: dict, report_path: Path) -> InputError | None:
+    """The error for a run that wrote no clip and found none already done, else None (also
+    for a shard that was given no video: more shards than videos is not a mistake)."""
+    if report["written"] or report["existing"] or (report.get("shard") and not report.get("videos")):
+        return None
+    skipped, failed = report["skipped"], report.get("failed", [])
+    if len(skipped) == 1 and not failed and Path(report["input"]).is_file():
+        return InputError(f"preprocess wrote no clip from {skipped[0]['file']}: {skipped[0]['reason']}")
+    if failed:
+        return InputError(f"preprocess wrote no clip: of the videos in {report['input']}, {len(skipped)} were "
+                          f"skipped and {len(failed)} failed (reasons in {report_path})")
+    return InputError(f"preprocess wrote no clip: all {len(skipped)} videos in {report['input']} were skipped "
+                      f"(reasons in {report_path})")

@@ -10,8 +10,10 @@ seed that training never uses (training data is seed 0, evaluation seeds are 100
 
 Three videos from the same noise: both gates open, audio only, motion only. Written to OUT:
 ``demo.mp4`` (both gates, speech muxed), ``demo_strip.mp4`` (the three side by side, with
-labels, speech muxed), ``demo_strip.png`` (a few frames per column with labels) and
-``demo.json`` (inputs, settings, timings).
+labels, speech muxed), ``demo_strip.png`` (a few frames per column with labels: rows where
+the driver's eyes are most closed and most open, so eye control shows at a glance),
+``demo_control.png`` (measured mouth and eye openness of each column against the speech and
+the motion track over time) and ``demo.json`` (inputs, settings, timings).
 """
 from __future__ import annotations
 
@@ -109,20 +111,37 @@ def strip_video(videos: list[np.ndarray], labels: list[str], k: int = SCALE) -> 
     return np.concatenate(parts, axis=2)
 
 
+def pick_rows(eye_track: np.ndarray, n: int = PNG_FRAMES) -> np.ndarray:
+    """Frames for the strip's rows, in time order: half where the driving eyes are most
+    closed, half where most open, at least F / (2 n) frames apart (so rows differ)."""
+    eye = np.asarray(eye_track, np.float64)
+    gap = max(1, len(eye) // (2 * n))
+    chosen: list[int] = []
+    for order, quota in ((np.argsort(eye), n - n // 2), (np.argsort(-eye), n // 2)):
+        taken = 0
+        for i in order:
+            if taken == quota:
+                break
+            if all(abs(int(i) - j) >= gap for j in chosen):
+                chosen.append(int(i))
+                taken += 1
+    return np.array(sorted(chosen))
+
+
 def strip_png(path: Path, videos: list[np.ndarray], labels: list[str], fps: float, n: int = PNG_FRAMES,
-              k: int = SCALE, reference: Optional[np.ndarray] = None) -> Path:
+              k: int = SCALE, reference: Optional[np.ndarray] = None, rows: Optional[np.ndarray] = None,
+              row_notes: Optional[list[str]] = None) -> Path:
     """Rows = frames (time down), columns = settings; a header row with the labels. With
-    ``reference`` a first column shows the input portrait (top row only)."""
+    ``reference`` a first column shows the input portrait (top row only); ``rows`` picks
+    the frames (default: ``n`` evenly spaced), ``row_notes`` adds a line under each time."""
+    idx = np.linspace(0, videos[0].shape[0] - 1, n).round().astype(int) if rows is None else np.asarray(rows)
+    n = len(idx)
     if reference is not None:
         ref_col = np.full_like(videos[0], 255)
-        ref_col[0] = reference
-        idx0 = np.linspace(0, videos[0].shape[0] - 1, n).round().astype(int)
-        ref_col[idx0[0]] = reference
+        ref_col[idx[0]] = reference
         videos, labels = [ref_col] + list(videos), ["input portrait"] + list(labels)
     from PIL import Image, ImageDraw
 
-    f = videos[0].shape[0]
-    idx = np.linspace(0, f - 1, n).round().astype(int)
     h, w = videos[0].shape[1] * k, videos[0].shape[2] * k
     head, left, gap = 16, 48, 4
     W = left + len(videos) * (w + gap)
@@ -133,12 +152,34 @@ def strip_png(path: Path, videos: list[np.ndarray], labels: list[str], fps: floa
         draw.text((left + j * (w + gap) + 3, 2), name, fill=(0, 0, 0))
     for r, i in enumerate(idx):
         y = head + r * (h + gap)
-        draw.text((3, y + h // 2 - 5), f"{i / fps:.2f}s", fill=(0, 0, 0))
+        note = f"\n{row_notes[r]}" if row_notes else ""
+        draw.text((3, y + h // 2 - 5), f"{i / fps:.2f}s{note}", fill=(0, 0, 0))
         for j, v in enumerate(videos):
             canvas.paste(Image.fromarray(_upscale(v[i], k)), (left + j * (w + gap), y))
     path.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(path)
     return path
+
+
+def control_plot(path: Path, videos: list[np.ndarray], labels: list[str], inputs: dict) -> Path:
+    """Measured mouth and eye openness of each column against the speech envelope and the
+    motion track's eyes over time: where a gate is open the line follows its signal."""
+    from actalker.eval.control import audio_envelope, motion_eye_track
+    from actalker.eval.openness import measure_openness
+    from actalker.eval.plots import plot_tracks
+
+    face, n, fps = inputs["face"], inputs["num_frames"], inputs["fps"]
+    lm, bx = np.asarray(face["landmarks"][:1], np.float32), np.asarray(face["boxes"][:1], np.float32)
+    measured = [measure_openness(v, lm, bx) for v in videos]
+    panels = [
+        {"title": "mouth: measured in each column vs the speech envelope",
+         "lines": {"speech envelope": audio_envelope(face["audio"], fps, n),
+                   **{f"measured, {name}": o.mouth for name, o in zip(labels, measured)}}},
+        {"title": "eyes: measured in each column vs the driving video's eyes (motion track)",
+         "lines": {"motion eye track": motion_eye_track(inputs["motion"])[:n],
+                   **{f"measured, {name}": o.eyes for name, o in zip(labels, measured)}}},
+    ]
+    return plot_tracks(path, panels, fps, title="demo: does each region follow its own signal?")
 
 
 def run_demo(out="outputs/demo", steps: Optional[int] = None, seed: int = 0, model_dir=None,
@@ -151,8 +192,12 @@ def run_demo(out="outputs/demo", steps: Optional[int] = None, seed: int = 0, mod
     from actalker.errors import InputError
     from actalker.media.video import write_video
 
+    from actalker.utils.atomic import write_text_atomic
+    from actalker.utils.paths import check_writable_output
+
     t0 = time.time()
     out = Path(out)
+    check_writable_output(out, "--out folder", is_dir=True)  # before the model loads
     model_dir = Path(model_dir) if model_dir else DEMO_MODEL_DIR
     trained = demo_model_present(model_dir)
     banner = "!" * 78
@@ -187,18 +232,23 @@ def run_demo(out="outputs/demo", steps: Optional[int] = None, seed: int = 0, mod
     bar.close()
     labels = [n for n, _ in SETTINGS]
     audio = np.asarray(face["audio"], np.float32)
+    eye_track = inputs["motion_truth"]["eye_open"]  # the driving video's eyes: rows where they differ
+    rows = pick_rows(eye_track, min(PNG_FRAMES, num_frames))
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "video": write_video(out / "demo.mp4", _upscale(videos[0], SCALE), inputs["fps"], audio=audio),
         "strip_video": write_video(out / "demo_strip.mp4", strip_video(videos, labels), inputs["fps"], audio=audio),
-        "strip_png": strip_png(out / "demo_strip.png", videos, labels, inputs["fps"], reference=ref),
+        "strip_png": strip_png(out / "demo_strip.png", videos, labels, inputs["fps"], reference=ref, rows=rows,
+                               row_notes=[f"eyes {eye_track[i]:.2f}" for i in rows]),
+        "control_plot": control_plot(out / "demo_control.png", videos, labels, inputs),
     }
     info = {"model": source, "trained": trained, "identity": face["identity"],
             "world": {"seed": inputs["seed"], "face_clip": inputs["index"], "motion_clip": inputs["index"] + 1},
             "frames": num_frames, "fps": inputs["fps"], "size": size, "steps": int(steps or DEMO_STEPS), "seed": seed,
-            "settings": {n: g for n, g in SETTINGS}, "seconds_per_video": timings}
+            "settings": {n: g for n, g in SETTINGS}, "seconds_per_video": timings,
+            "strip_rows": [int(i) for i in rows]}
     info["seconds"] = round(time.time() - t0, 1)
-    (out / "demo.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_text_atomic(out / "demo.json", json.dumps(info, indent=2) + "\n")
     files["info"] = out / "demo.json"
     return {"files": files, "seconds": info["seconds"], "trained": trained, "videos": videos, "inputs": inputs}
 

@@ -16,7 +16,9 @@ filling a portrait sits at tz of about -40 cm, i.e. -0.8).
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -77,8 +79,29 @@ def resolve_model_path(model_path: Optional[str | os.PathLike] = None) -> Path:
     return p
 
 
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Point file descriptor 2 at /dev/null for a moment: MediaPipe's C++ code (absl, glog,
+    TFLite) writes its notices there directly, ignoring GLOG_minloglevel in recent versions,
+    at landmarker creation and its first inference. ACTALKER_MEDIAPIPE_LOG=1 shows them."""
+    if os.environ.get("ACTALKER_MEDIAPIPE_LOG"):
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _vision():
-    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logs are noise for users
+    # MediaPipe's C++ logs are noise for users; these must be set before the first import.
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions, vision
@@ -109,7 +132,8 @@ class FaceTracker:
             output_facial_transformation_matrixes=True,
         )
         try:
-            return mp, vision.FaceLandmarker.create_from_options(opts)
+            with native_stderr_silenced():
+                return mp, vision.FaceLandmarker.create_from_options(opts)
         except Exception as err:  # MediaPipe raises RuntimeError/ValueError for a bad file
             raise InputError(f"cannot load face model {self.model_path}: expected MediaPipe's {MODEL_NAME}") from err
 
@@ -125,7 +149,9 @@ class FaceTracker:
                 ts = max(last_ts + 1, int(round(i * 1000.0 / fps)))  # must strictly increase
                 last_ts = ts
                 image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
-                results.append(landmarker.detect_for_video(image, ts))
+                # the first inference logs its delegate choices; later frames are quiet
+                with native_stderr_silenced() if i == 0 else contextlib.nullcontext():
+                    results.append(landmarker.detect_for_video(image, ts))
         return _assemble(results)
 
     def detect_image(self, image: np.ndarray, name: str = "image") -> FaceTrack:
@@ -137,7 +163,7 @@ class FaceTracker:
             image = image[..., :3]
         frames = _check_frames(image[None])
         mp, landmarker = self._create(video=False)
-        with landmarker:
+        with landmarker, native_stderr_silenced():
             result = landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frames[0])))
         track = _assemble([result])
         if not track.found[0]:

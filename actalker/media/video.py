@@ -5,20 +5,25 @@ argument list (never a shell string), so any path is safe.
 """
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import tempfile
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 
-from actalker.errors import InputError, ShapeError
+from actalker.errors import InputError, OutputError, ShapeError
 from actalker.utils.atomic import atomic_path
+from actalker.utils.paths import tagged
 
 # ffmpeg's own words for a file that ends early or cannot be decoded.
 _TRUNCATED_MARKS = ("partial file", "moov atom not found")
+# ffmpeg's words for a fault of the output (the line worth showing among its messages).
+_WRITE_FAULT_MARKS = {"No space left": errno.ENOSPC, "Permission denied": errno.EACCES,
+                      "Read-only file system": errno.EROFS, "Disk quota": errno.EDQUOT}
 _DECODE_ERROR_MARKS = ("Invalid data found", "Decoding error", "error while decoding")
 
 
@@ -162,36 +167,29 @@ def write_video(
 
     ``audio`` (float mono at ``sr``) is muxed as AAC and cut to the video's duration.
     Odd widths/heights are padded by one edge row/column (yuv420p needs even sizes).
+    If ffmpeg fails (e.g. a full disk at the trailer), an OutputError names the file and
+    ffmpeg's reason, and the old file (or nothing) stays in place.
     """
     frames = np.asarray(frames)
     return write_video_stream(path, [frames], fps, audio, sr, num_frames=len(frames) if frames.ndim == 4 else None)
 
 
-def _check_chunk(frames: np.ndarray) -> np.ndarray:
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
-        raise ShapeError(f"write_video expects uint8 frames (F, H, W, 3) with F > 0, got {frames.dtype} {frames.shape}")
-    h, w = frames.shape[1:3]
-    if h % 2 or w % 2:
-        frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    return frames
-
-
 def write_video_stream(path: str | os.PathLike, chunks: Iterable[np.ndarray], fps: float,
                        audio: np.ndarray | None = None, sr: int = 16000, num_frames: int | None = None) -> Path:
-    """``write_video`` for frames that arrive in chunks (uint8 (n, H, W, 3) each): every
-    chunk goes to the encoder as it comes, so the file is done right after the last one.
-    ``num_frames`` (the total, when known) cuts the audio; without it ffmpeg ends the audio
-    with the video (-shortest)."""
-    import imageio_ffmpeg
+    """``write_video`` for frames that arrive in chunks (uint8 (n, H, W, 3) each, all one size).
 
+    Every chunk goes to the encoder as it comes, so the file is done right after the last
+    one. ``num_frames`` (the total, when known) cuts the audio; without it ffmpeg ends the
+    audio with the video (-shortest). Atomic like ``write_video``: on any failure, including
+    an exception or KeyboardInterrupt raised while the chunks are produced, ffmpeg is
+    stopped and nothing is left at ``path`` but what was there before.
+    """
     from actalker.media.audio import write_wav
 
-    if fps <= 0:
-        raise ShapeError(f"write_video expects fps > 0, got {fps}")
     it = iter(chunks)
     first = _check_chunk(next(it, np.zeros((0,), np.uint8)))
-    size = (first.shape[2], first.shape[1])
+    if fps <= 0:
+        raise ShapeError(f"write_video expects fps > 0, got {fps}")
     out = Path(path)
     with atomic_path(out) as tmp, tempfile.TemporaryDirectory(dir=out.parent) as scratch:
         audio_path = None
@@ -201,21 +199,79 @@ def write_video_stream(path: str | os.PathLike, chunks: Iterable[np.ndarray], fp
             if len(audio):
                 audio_path = str(Path(scratch) / "audio.wav")
                 write_wav(audio_path, audio, sr)
-        extra = ["-shortest"] if audio_path and not num_frames else []
-        writer = imageio_ffmpeg.write_frames(
-            str(tmp), size, fps=Fraction(fps).limit_denominator(1001), codec="libx264",
-            pix_fmt_out="yuv420p", quality=None, macro_block_size=1, ffmpeg_log_level="error",
-            output_params=["-crf", "18", "-movflags", "+faststart", *extra],
-            audio_path=audio_path, audio_codec="aac" if audio_path else None,
-        )
-        writer.send(None)  # start ffmpeg
-        try:
-            chunk = first
-            while chunk is not None:
-                for frame in chunk:
-                    writer.send(np.ascontiguousarray(frame))
-                nxt = next(it, None)
-                chunk = None if nxt is None else _check_chunk(nxt)
-        finally:
-            writer.close()
+        shortest = audio_path is not None and not num_frames
+        cmd = _encode_command(tmp, first.shape[2], first.shape[1], fps, audio_path, shortest)
+        _encode(cmd, _frames(first, it), out)
     return out
+
+
+def _check_chunk(frames: np.ndarray, size: tuple[int, ...] | None = None) -> np.ndarray:
+    """One chunk as uint8 (n, H, W, 3), padded to even sizes; ``size``: the first chunk's (H, W, 3)."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
+        raise ShapeError(f"write_video expects uint8 frames (F, H, W, 3) with F > 0, got {frames.dtype} {frames.shape}")
+    h, w = frames.shape[1:3]
+    if h % 2 or w % 2:
+        frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    if size is not None and frames.shape[1:] != size:
+        raise ShapeError(f"write_video_stream expects every chunk of size {size[:2]} like the first, got {frames.shape[1:3]}")
+    return frames
+
+
+def _frames(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """The frames of ``first`` then of each checked chunk of ``rest``, as they come."""
+    chunk = first
+    while chunk is not None:
+        yield from chunk
+        nxt = next(rest, None)
+        chunk = None if nxt is None else _check_chunk(nxt, first.shape[1:])
+
+
+def _encode_command(tmp: Path, width: int, height: int, fps: float, audio_path: str | None,
+                    shortest: bool = False) -> list[str]:
+    rate = str(Fraction(fps).limit_denominator(1001))
+    cmd = [_ffmpeg(), "-nostdin", "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+           "-s", f"{width}x{height}", "-r", rate, "-i", "-"]
+    if audio_path:
+        cmd += ["-i", audio_path, "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac"]
+        cmd += ["-shortest"] if shortest else []
+    return cmd + ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18", "-movflags", "+faststart", str(tmp)]
+
+
+def _frame_bytes(frame: np.ndarray) -> bytes:
+    return np.ascontiguousarray(frame).tobytes()
+
+
+def _encode(cmd: list[str], frames: Iterable[np.ndarray], out: Path) -> None:
+    """Pipe raw frames into ffmpeg; its exit status and output file decide success.
+
+    The one place that runs the encoder. An exception while the frames are produced
+    (a failing generator, KeyboardInterrupt) stops ffmpeg and propagates.
+    """
+    # stderr to a temp file: a pipe could fill up and stall ffmpeg while we write stdin
+    with tempfile.TemporaryFile() as err_file:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err_file)
+        broken = False
+        try:
+            for frame in frames:
+                proc.stdin.write(_frame_bytes(frame))
+        except BrokenPipeError:  # ffmpeg quit early; its exit status and stderr say why
+            broken = True
+        except BaseException:
+            proc.kill()
+            raise
+        finally:
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
+                broken = True
+            rc = proc.wait()
+        err_file.seek(0)
+        err = err_file.read().decode("utf-8", "replace").strip()
+    tmp = Path(cmd[-1])
+    if rc != 0 or broken or not tmp.is_file() or tmp.stat().st_size == 0:
+        lines = [line.strip() for line in err.splitlines() if line.strip()]
+        causes = [line for line in lines if any(m in line for m in _WRITE_FAULT_MARKS)]
+        why = (causes or lines or [f"ffmpeg exit status {rc}"])[-1]
+        code = next((c for m, c in _WRITE_FAULT_MARKS.items() if m in why), None)
+        raise tagged(OutputError(f"could not write video {out}: ffmpeg failed ({why})"), code)

@@ -63,9 +63,10 @@ def train_command(base: Optional[str], overrides: list[str], resume: bool) -> li
     return cmd + (["--resume"] if resume else [])
 
 
-def train_subprocess(base, overrides, resume, log_path: Path) -> None:
-    """``python -m actalker.cli train ...`` with its output in ``log_path``; raises on failure."""
-    cmd = [sys.executable, "-m", "actalker.cli"] + train_command(base, overrides, resume)
+def train_subprocess(base, overrides, resume, log_path: Path, launch: Optional[list[str]] = None) -> None:
+    """``python -m actalker.cli train ...`` (or ``launch`` + ``train ...``, e.g. under
+    ``accelerate launch``) with its output in ``log_path``; raises on failure."""
+    cmd = (launch or [sys.executable, "-m", "actalker.cli"]) + train_command(base, overrides, resume)
     with open(log_path, "a") as log:
         log.write(f"$ {' '.join(cmd)}\n")
         log.flush()
@@ -171,7 +172,8 @@ def plan(sweep: Sweep, out: Path, only=None, extra=()) -> list[tuple[Run, Path, 
     return rows
 
 
-def execute_run(sweep: Sweep, run: Run, d: Path, eval_fn: EvalFn, in_process: bool, registry=None) -> RunRecord:
+def execute_run(sweep: Sweep, run: Run, d: Path, eval_fn: EvalFn, in_process: bool, registry=None,
+                launch: Optional[list[str]] = None) -> RunRecord:
     from actalker.config import load_config, save_resolved_config
     from actalker.train.checkpoint import latest_checkpoint
 
@@ -183,7 +185,10 @@ def execute_run(sweep: Sweep, run: Run, d: Path, eval_fn: EvalFn, in_process: bo
         cfg, resolved = load_config(sweep.base, overrides, registry=registry)
         save_resolved_config(resolved, d / "config.yaml")
         resume = latest_checkpoint(d / "train") is not None
-        (train_in_process if in_process else train_subprocess)(sweep.base, overrides, resume, d / "train.log")
+        if in_process:
+            train_in_process(sweep.base, overrides, resume, d / "train.log")
+        else:
+            train_subprocess(sweep.base, overrides, resume, d / "train.log", launch)
         model_dir = d / "train" / "model"
         if not model_dir.is_dir():
             raise RuntimeError(f"training finished without a model folder {model_dir}")

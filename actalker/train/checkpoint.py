@@ -8,7 +8,12 @@ place only when everyone is done, so a folder named ``step-*`` is always complet
 
 RNG states are stored as tensors (not pickles), so nothing here needs ``weights_only=False``;
 accelerate's own pickled RNG file cannot be read back with ``weights_only=True`` and it
-silently skips it, which is why we keep our own copy.
+silently skips it, which is why we keep our own copy and delete accelerate's.
+
+``state.json`` (written last) lists every file's size, so a truncated or emptied file is
+found before loading (``checkpoint_problem``); ``--resume`` then falls back to the newest
+complete checkpoint. Old checkpoints are renamed to a hidden ``.trash-*`` name before they
+are deleted, so a kill mid-deletion never leaves a half-deleted ``step-*`` folder.
 """
 from __future__ import annotations
 
@@ -18,12 +23,18 @@ import random
 import re
 import shutil
 import signal
+import uuid
+import zipfile
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
+
+from actalker.errors import InputError
+from actalker.utils.paths import output_error, write_errno
 
 STEP_RE = re.compile(r"^step-(\d{8})$")
 
@@ -83,38 +94,166 @@ def restore_rng(state: dict[str, torch.Tensor], generator: torch.Generator) -> N
 
 # ---- save / load ------------------------------------------------------------------------
 
+def _to_trash(folder: Path) -> Optional[Path]:
+    """Rename a folder to a hidden trash name (atomic); None if it is already gone."""
+    trash = folder.with_name(f".trash-{folder.name}-{uuid.uuid4().hex[:8]}")
+    try:
+        os.replace(folder, trash)
+    except FileNotFoundError:
+        return None
+    return trash
+
+
+def discard(folder: Path) -> None:
+    """Delete a folder so that it is never seen half-deleted under its own name: rename it
+    to a hidden trash name first, then delete."""
+    trash = _to_trash(folder)
+    if trash is not None:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def _sweep_leftovers(root: Path) -> None:
+    """Trash and temporaries of a run killed mid-save or mid-rotation."""
+    if root.is_dir():
+        for p in root.iterdir():
+            if p.name.startswith((".trash-", ".tmp-step-")):
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def _folder_bytes(path: Optional[Path]) -> Optional[int]:
+    if path is None or not path.is_dir():
+        return None
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) or None
+
+
 def save_checkpoint(accelerator, output_dir, step: int, meta: dict, generator: torch.Generator,
                     ema=None, keep: int = 0) -> Path:
-    """Collective: every process must call it. Returns the final folder."""
+    """Collective: every process must call it. Returns the final folder.
+
+    With ``keep``, checkpoints that this save would rotate out are deleted *before* it (the
+    newest is always kept), so a full disk gets their space; a failed save removes its
+    temporary folder and raises a one-line OutputError."""
     root = checkpoint_root(output_dir)
     final = root / f"step-{step:08d}"
     tmp = root / f".tmp-step-{step:08d}"
+    previous = latest_checkpoint(output_dir)
+    try:
+        if accelerator.is_main_process:
+            _sweep_leftovers(root)
+            if keep > 0:
+                existing = list_checkpoints(output_dir)
+                surplus = len(existing) + (final not in existing) - keep
+                for old in existing[:-1][: max(0, surplus)]:  # never the newest: the save may fail
+                    discard(old)
+            tmp.mkdir(parents=True)
+        accelerator.wait_for_everyone()
+        _write_state(accelerator, tmp, step, meta, generator, ema)
+    except BaseException as err:
+        shutil.rmtree(tmp, ignore_errors=True)  # no half-written .tmp-step-* left behind
+        code = write_errno(err)
+        if code is not None:  # a checkpoint needs about as much as the previous one
+            raise output_error(OSError(code, os.strerror(code)), final, "checkpoint",
+                               needed=_folder_bytes(previous)) from None
+        raise
     if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp), safe_serialization=True)
-    save_file(capture_rng(generator), str(tmp / f"rng-{accelerator.process_index}.safetensors"))
-    if accelerator.is_main_process:
-        if ema is not None:
-            save_file(ema.state_dict(), str(tmp / "ema.safetensors"))
-        (tmp / "state.json").write_text(json.dumps({"step": step, **meta}, indent=2))
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        if final.exists():  # re-saving the same step (e.g. a stop right after a periodic save)
-            shutil.rmtree(final)
+        # re-saving the same step (a stop right after a periodic save, or replacing an
+        # incomplete one after --resume fell back): the new folder takes the name at once
+        replaced = _to_trash(final) if final.exists() else None
         os.replace(tmp, final)
+        if replaced is not None:
+            shutil.rmtree(replaced, ignore_errors=True)
         if keep > 0:
             for old in list_checkpoints(output_dir)[:-keep]:
-                shutil.rmtree(old, ignore_errors=True)
+                discard(old)
     accelerator.wait_for_everyone()
     return final
+
+
+def _write_state(accelerator, tmp: Path, step: int, meta: dict, generator, ema) -> None:
+    accelerator.save_state(str(tmp), safe_serialization=True)
+    for pkl in tmp.glob("random_states_*.pkl"):  # a pickle we never read: our RNG copy is below
+        pkl.unlink()
+    save_file(capture_rng(generator), str(tmp / f"rng-{accelerator.process_index}.safetensors"))
+    if accelerator.is_main_process and ema is not None:
+        save_file(ema.state_dict(), str(tmp / "ema.safetensors"))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:  # last: its presence and sizes vouch for every other file
+        files = {str(f.relative_to(tmp)): f.stat().st_size for f in sorted(tmp.rglob("*")) if f.is_file()}
+        (tmp / "state.json").write_text(json.dumps({"step": step, **meta, "files": files}, indent=2))
+
+
+def checkpoint_problem(path: Path) -> Optional[str]:
+    """Why the checkpoint folder cannot be resumed from (a short phrase), or None if whole."""
+    state_file = path / "state.json"
+    try:
+        state = json.loads(state_file.read_text())
+    except FileNotFoundError:
+        return "state.json is missing"
+    except (OSError, ValueError):
+        return "state.json is truncated or corrupt"
+    for name, size in (state.get("files") or {}).items():
+        f = path / name
+        if not f.is_file():
+            return f"{name} is missing"
+        if f.stat().st_size != size:
+            return f"{name} is truncated ({f.stat().st_size} of {size} bytes)"
+    for f in sorted(path.rglob("*")):
+        why = _file_problem(f) if f.is_file() else None
+        if why:
+            return f"{f.relative_to(path)} {why}"
+    if not list(path.glob("model*.safetensors")) and not list(path.glob("pytorch_model*")):
+        return "the model weights file is missing"
+    return None
+
+
+def _file_problem(f: Path) -> Optional[str]:
+    """A structural check of a weights/optimizer file without loading its tensors."""
+    if f.stat().st_size == 0:
+        return "is empty (0 bytes)"
+    try:
+        if f.suffix == ".safetensors":
+            with safe_open(str(f), "pt") as handle:
+                handle.keys()
+        elif f.suffix in (".bin", ".pt", ".pth") and zipfile.is_zipfile(f) is False:
+            return "is truncated or not a torch file"
+    except Exception:  # safetensors raises its own error type for a short or junk header
+        return "is truncated or corrupt"
+    return None
+
+
+def resume_checkpoint(output_dir, log: Callable[[str], None] = print) -> Optional[Path]:
+    """The newest complete checkpoint; an incomplete newer one is skipped with one line.
+    None when there is no checkpoint; InputError when none is complete."""
+    found = list_checkpoints(output_dir)
+    skipped = []
+    for ckpt in reversed(found):
+        why = checkpoint_problem(ckpt)
+        if why is None:
+            if skipped:
+                log(f"warning: checkpoint {skipped[0][0].name} is incomplete ({skipped[0][1]}); "
+                    f"resuming from {ckpt.name}, the newest complete one")
+            return ckpt
+        skipped.append((ckpt, why))
+    if skipped:
+        raise InputError(f"--resume: no complete checkpoint in {checkpoint_root(output_dir)} "
+                         f"(newest {skipped[0][0].name}: {skipped[0][1]})")
+    return None
 
 
 def load_checkpoint(accelerator, path: Path, generator: torch.Generator, ema=None) -> dict:
     """Restore model/optimizer/scheduler (accelerate), EMA and this process's RNGs; returns state.json."""
     path = Path(path)
-    accelerator.load_state(str(path), load_kwargs={"weights_only": True})
+    why = checkpoint_problem(path)
+    if why is not None:
+        raise InputError(f"checkpoint {path} cannot be loaded: {why}")
+    try:
+        accelerator.load_state(str(path), load_kwargs={"weights_only": True})
+    except RuntimeError as err:  # torch lists every mismatched tensor on its own line
+        mismatch = [line.strip() for line in str(err).splitlines() if "size mismatch" in line or "Missing key" in line]
+        if not mismatch:
+            raise
+        more = f" (and {len(mismatch) - 1} more)" if len(mismatch) > 1 else ""
+        raise InputError(f"checkpoint {path} does not fit this model: {mismatch[0].rstrip('.')}{more}") from None
     if ema is not None:
         ema.load_state_dict(load_file(str(path / "ema.safetensors")))
     rng = path / f"rng-{accelerator.process_index}.safetensors"

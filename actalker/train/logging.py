@@ -40,8 +40,16 @@ class RunLogger:
             return
         clean = {k: (float(v) if isinstance(v, (int, float)) else v) for k, v in values.items()}
         record = {"step": step, "time": round(time.time() - self._t0, 3), **clean}
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        line = json.dumps(record) + "\n"
+        try:
+            with open(self.path, "a") as f:
+                f.write(line)
+        except OSError as err:  # a full disk: say which file, not a traceback
+            from actalker.utils.paths import output_error, write_errno
+
+            if write_errno(err) is None:
+                raise
+            raise output_error(err, self.path, "the training log", needed=len(line)) from None
         if self._tb is not None:
             for k, v in clean.items():
                 if isinstance(v, float) and math.isfinite(v):

@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from actalker.errors import ConfigError
-from actalker.train.checkpoint import StopFlag, latest_checkpoint, load_checkpoint, save_checkpoint
+from actalker.train.checkpoint import StopFlag, latest_checkpoint, load_checkpoint, resume_checkpoint, save_checkpoint
 from actalker.train.conditioning import ItemConditioning
 from actalker.train.data import ResumableBatchSampler, SeededItems, collate
 from actalker.train.ema import EMA
@@ -135,7 +135,10 @@ def _train(cfg, accelerator, resume, parts, resolved, progress, registry) -> Tra
     t = cfg.train
     out = Path(t.output_dir)
     seed = run_seed(cfg)
-    ckpt = _checkpoint_to_resume(out, resume)
+    ckpt = _checkpoint_to_resume(out, resume, accelerator)
+    from actalker.utils.paths import check_writable_output
+
+    check_writable_output(out, "train.output_dir", is_dir=True)  # before building the model and data
     set_seed(seed)  # same initial weights in every process
     if parts is None:
         from actalker.train.build import build_parts
@@ -187,12 +190,15 @@ def _train(cfg, accelerator, resume, parts, resolved, progress, registry) -> Tra
     return result
 
 
-def _checkpoint_to_resume(out: Path, resume: bool):
-    """The newest checkpoint with --resume; without it, an output_dir with checkpoints is an error."""
-    latest = latest_checkpoint(out)
-    if not resume and latest is not None:
+def _checkpoint_to_resume(out: Path, resume: bool, accelerator):
+    """The newest complete checkpoint with --resume (an incomplete newest one is skipped with
+    one line); without it, an output_dir with checkpoints is an error."""
+    if resume:
+        say = (lambda line: print(line, flush=True)) if accelerator.is_main_process else (lambda line: None)
+        return resume_checkpoint(out, log=say)
+    if latest_checkpoint(out) is not None:
         raise ConfigError(f"train.output_dir {out} already has checkpoints; pass --resume or choose another output_dir")
-    return latest if resume else None
+    return None
 
 
 def _prepare(pipe, t, accelerator) -> _Run:

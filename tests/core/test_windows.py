@@ -60,3 +60,25 @@ def test_overlaps_are_averaged():
         cov[w] += 1
     torch.testing.assert_close(out[0], want / cov)
     assert bool((cov > 1).any())
+
+
+def test_window_starts_and_coverage_by_hand():
+    # F = 30, W = 25, shift 7, step 1: stride 25 -> 2 windows, origin 7, starts 7 and 7 + 15 = 22;
+    # window 0 = 7..29, 0, 1; window 1 = 22..29, 0..16 (wrapping around the frame circle)
+    windows = window_indices(30, 25, shift=7, step=1)
+    assert [w.tolist() for w in windows] == [list(range(7, 30)) + [0, 1], list(range(22, 30)) + list(range(17))]
+    want = [2, 2] + [1] * 5 + [2] * 10 + [1] * 5 + [2] * 8  # frames 0-1, 2-6, 7-16, 17-21, 22-29
+    assert window_coverage(30, 25, shift=7, step=1).tolist() == want
+    # F = 61, W = 14, overlap 4, shift 3, step 2: stride 10 -> 7 windows from origin 6, starts
+    # 6 + round(j * 61 / 7) = 6, 15, 23, 32, 41, 50, 58
+    windows = window_indices(61, 14, shift=3, step=2, overlap=4)
+    assert [int(w[0]) for w in windows] == [6, 15, 23, 32, 41, 50, 58]
+    cov = torch.zeros(61, dtype=torch.long)
+    for s in (6, 15, 23, 32, 41, 50, 58):
+        for k in range(14):
+            cov[(s + k) % 61] += 1
+    assert torch.equal(window_coverage(61, 14, shift=3, step=2, overlap=4), cov)
+    assert cov.sum() == 7 * 14 and cov.min() == 1 and cov.max() == 2
+    # the last window (58..60, 0..10) wraps: frames 4, 5 only in it, 6 also in the first (6..19),
+    # 20 only in the second (15..28)
+    assert window_coverage(61, 14, shift=3, step=2, overlap=4)[[4, 5, 6, 20]].tolist() == [1, 1, 2, 1]

@@ -115,11 +115,43 @@ def test_networks_load_from_torchscript_files_with_one_line_errors(nets, tmp_pat
     assert "\n" not in str(err.value)
 
 
+def general_frechet(f1, f2):
+    """|mu1 - mu2|^2 + tr S1 + tr S2 - 2 tr sqrtm(S1 S2), from the eigenvalues of S1 S2."""
+    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+    tr = np.sqrt(np.linalg.eigvals(s1 @ s2).astype(complex)).real.sum()
+    return ((f1.mean(0) - f2.mean(0)) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * tr
+
+
+def as_images(x, size):
+    """uint8 (N, H, W, 3) -> float (N, 3, size, size) in 0..255, bilinear (antialiased)."""
+    t = torch.from_numpy(np.asarray(x, np.float32)).permute(0, 3, 1, 2)
+    return torch.nn.functional.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+
+def test_fid_and_identity_equal_their_definitions(nets):
+    """FID: the Frechet distance of the Inception *pool features* (not its softmax) of frames
+    resized to 299; identity: the mean cosine of ArcFace embeddings of frames resized to 112
+    and scaled to [-1, 1]. Computed here with the networks called directly."""
+    inc, arc = torch.jit.load(str(nets["inception"])), torch.jit.load(str(nets["arcface"]))
+    a, b = frames(6), frames(7)
+    with torch.no_grad():
+        fa, fb = (inc(as_images(x, 299), return_features=True).double().numpy() for x in (a, b))
+        eg = torch.nn.functional.normalize(arc(as_images(b, 112) / 127.5 - 1).double(), dim=1)
+        er = torch.nn.functional.normalize(arc(as_images(a[:1], 112) / 127.5 - 1).double(), dim=1)[0]
+    want = general_frechet(fa, fb)
+    assert want > 1e-4
+    assert fm.fid(fm.load_network(nets["inception"], "inception"), a, b) == pytest.approx(want, rel=1e-6, abs=1e-9)
+    got = fm.identity_similarity(fm.load_network(nets["arcface"], "arcface"), b, a[0])
+    assert got == pytest.approx(float((eg @ er).mean()), rel=1e-6)
+    assert abs(got) < 0.99  # other frames than the portrait: not trivially 1
+
+
 def test_fid_fvd_identity_with_stand_ins(nets):
     inc, i3d, arc = (fm.load_network(nets[k], k) for k in ("inception", "i3d", "arcface"))
     a, b = frames(6), frames(6)
     assert fm.fid(inc, a, a) == pytest.approx(0.0, abs=1e-6)
-    assert fm.fid(inc, a, b) > 0 and fm.fid(inc, a, np.clip(a.astype(int) + 60, 0, 255).astype(np.uint8)) > 0
+    brighter = np.clip(a.astype(int) + 60, 0, 255).astype(np.uint8)
+    assert fm.fid(inc, a, b) > 1e-4 and fm.fid(inc, a, brighter) > 1e-4
     va, vb = frames(33), frames(40)
     assert fm.video_clips(va).shape == (2, 3, 16, 224, 224)  # non-overlapping, the rest dropped
     assert fm.fvd(i3d, va, va) == pytest.approx(0.0, abs=1e-6) and fm.fvd(i3d, va, vb) > 0
@@ -164,8 +196,36 @@ def test_sync_metrics_run_the_syncnet_interface(nets):
     with torch.no_grad():
         ref = fm.sync_scores(net.forward_lip(lips), net.forward_aud(auds))
     assert out == pytest.approx(ref)
+    d, c, off = brute_sync(net.forward_lip(lips).detach().numpy(), net.forward_aud(auds).detach().numpy(), 15)
+    assert (out["sync_d"], out["sync_c"], out["av_offset"]) == (pytest.approx(d), pytest.approx(c), off)
     with pytest.raises(InputError, match="at least 6 frames"):
         fm.sync_metrics(net, video[:4], 25.0, audio)
+
+
+def test_syncnet_windows_hold_the_right_frames_and_mfccs():
+    """Lip window i = frames i..i+4 as (3, 5, 224, 224) in BGR; audio window i = MFCC columns
+    4i..4i+19 (100 Hz MFCCs, 4 per video frame at 25 fps)."""
+    from actalker.eval.mfcc import mfcc
+
+    n = 12
+    video = np.zeros((n, 64, 64, 3), np.uint8)
+    video[..., 0] = np.arange(n)[:, None, None] * 10  # R = 10 k in frame k
+    video[..., 1] = 100
+    video[..., 2] = 200 - np.arange(n)[:, None, None] * 10  # B
+    audio = np.random.default_rng(1).normal(0, 0.1, 16000 * n // 25)
+    lips, auds = fm.syncnet_inputs(video, 25.0, audio)
+    assert lips.shape == (n - 5, 3, 5, 224, 224) and auds.shape == (n - 5, 1, 13, 20)
+    for i in (0, 3, n - 6):
+        for j in range(5):
+            k = i + j
+            torch.testing.assert_close(lips[i, :, j, 100, 100], torch.tensor([200.0 - 10 * k, 100.0, 10.0 * k]))
+    cc = mfcc(audio, 16000).T  # (13, T)
+    for i in (0, 4, n - 6):
+        np.testing.assert_allclose(auds[i, 0].numpy(), cc[:, 4 * i:4 * i + 20], rtol=1e-5, atol=1e-5)
+    # 25 fps in the end: a 50 fps video gives the same windows from every other frame
+    double = np.repeat(video, 2, axis=0)
+    lips2, _ = fm.syncnet_inputs(double, 50.0, audio)
+    torch.testing.assert_close(lips2, lips)
 
 
 def test_registry_reports_what_is_not_computed_and_takes_plugin_metrics(nets):
@@ -208,8 +268,19 @@ def test_eval_video_command(nets, tmp_path, monkeypatch, capsys):
     text = capsys.readouterr().out
     rep = json.loads(out.read_text())["metrics"]
     assert rep["psnr"]["status"] == "computed" and 15 < rep["psnr"]["values"]["psnr"] < 60
-    assert 0 < rep["ssim"]["values"]["ssim"] < 1 and rep["fid"]["values"]["fid"] > 0
-    assert -1 <= rep["identity"]["values"]["identity"] <= 1
+    # the same numbers as the metric functions (checked against their definitions above) on
+    # the decoded videos: identity against the reference video's first frame (no portrait given)
+    from actalker.eval.video_metrics import ssim
+    from actalker.media.video import read_video
+
+    g, r = read_video(tmp_path / "gen.mp4")[0], read_video(tmp_path / "ref.mp4")[0]
+    assert rep["ssim"]["values"]["ssim"] == pytest.approx(ssim(g, r), rel=1e-6)
+    assert rep["fid"]["values"]["fid"] == pytest.approx(fm.fid(fm.load_network(nets["inception"], "inception"), g, r),
+                                                        rel=1e-6)
+    want_id = fm.identity_similarity(fm.load_network(nets["arcface"], "arcface"), g, r[0])
+    assert rep["identity"]["values"]["identity"] == pytest.approx(want_id, rel=1e-6)
+    assert rep["identity"]["values"]["identity"] != pytest.approx(
+        fm.identity_similarity(fm.load_network(nets["arcface"], "arcface"), g, g[0]), rel=1e-6)
     assert rep["sync"] == {"status": "not computed", "reason": "give --syncnet PATH"}
     assert "not computed (give --i3d PATH)" in text and "| psnr |" in text
     assert main(args[:-2] + ["--out", str(tmp_path / "x.txt")]) == 2

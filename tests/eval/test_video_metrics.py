@@ -84,9 +84,19 @@ def test_lmd_removes_translation_and_measures_lip_errors_in_pixels():
     out = landmark_distance(opened, ref, 100, 200)
     assert out["lmd_mouth"] == pytest.approx(2.0, rel=1e-4)  # mean removal leaves +-2 px
     assert out["lmd_mouth_norm"] == pytest.approx(2.0 / (0.3 * 200), rel=1e-4)
-    assert 0 < out["lmd_face"] < out["lmd_mouth"]
+    # 40 of 478 landmarks 2 px off, the rest exact (the lips' shifts cancel in the face mean)
+    assert out["lmd_face"] == pytest.approx(40 * 2.0 / 478, rel=1e-4)
+    assert out["lmd_face_norm"] == pytest.approx(40 * 2.0 / 478 / (0.3 * 200), rel=1e-4)
+    # errors in x count in pixels of the width: 0.01 of 200 px = 2 px on every lip landmark
+    wide = ref.copy()
+    wide[:, lips[:20], 0] += 0.01
+    wide[:, lips[20:], 0] -= 0.01
+    assert landmark_distance(wide, ref, 100, 200)["lmd_mouth"] == pytest.approx(2.0, rel=1e-4)
     valid = np.array([True, False, False])
-    assert landmark_distance(opened, ref, 100, 200, valid)["lmd_frames"] == 1
+    worse = opened.copy()
+    worse[1:, lips[:20], 1] += 0.5  # large errors in the frames left out
+    one = landmark_distance(worse, ref, 100, 200, valid)
+    assert one["lmd_frames"] == 1 and one["lmd_mouth"] == pytest.approx(2.0, rel=1e-4)
     with pytest.raises(InputError, match="no frame"):
         landmark_distance(opened, ref, 100, 200, np.zeros(3, bool))
 
@@ -104,6 +114,30 @@ def test_video_lmd_uses_the_tracker_on_both_videos():
     ref = np.full((5, 20, 30, 3), 2, np.uint8)
     out = video_landmark_distance(gen, ref, 25.0, Tracker())
     assert out == landmark_distance(gen_lm, ref_lm, 20, 30)
+    # by hand: generated = reference shifted right (a head move, removed by the mean) with
+    # the 20 outer lip landmarks 0.1 of the height (2 px) lower in frames 0 and 2;
+    # frame 3 has no face in the reference, frame 4 is past the generated video's end
+    moved = ref_lm[:4].copy()
+    moved[..., 0] += 0.2
+    outer = list(LIPS)[:20]
+    for i in (0, 2):
+        moved[i, outer, 1] += 0.1
+    tracks[1] = moved
+    found_ref = np.array([True, True, True, False, True])
+
+    class PartlyFound(Tracker):
+        def track(self, frames, fps):
+            t = super().track(frames, fps)
+            if int(frames[0, 0, 0, 0]) == 2:
+                t.found = found_ref[: len(frames)]
+            return t
+
+    out = video_landmark_distance(gen, ref, 25.0, PartlyFound())
+    assert out["lmd_frames"] == 3
+    # lips: their mean moves 1 px, so each of the 40 is 1 px off in frames 0 and 2, 0 in frame 1
+    assert out["lmd_mouth"] == pytest.approx(2 / 3, rel=1e-5)
+    s = 20 * 2.0 / 478  # the face's mean moves s px: outer lips 2 - s px off, the other 458 s px
+    assert out["lmd_face"] == pytest.approx(2 / 3 * (20 * (2.0 - s) + 458 * s) / 478, rel=1e-5)
     with pytest.raises(ShapeError, match="same size"):
         video_landmark_distance(gen, ref[:, :10], 25.0, Tracker())
 

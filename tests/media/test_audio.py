@@ -8,6 +8,7 @@ from actalker.errors import InputError, ShapeError
 from actalker.media import read_audio, write_video, write_wav
 
 
+@pytest.mark.needs_shared
 def test_speech_mp3_decodes_to_16k_mono(speech_path):
     audio = read_audio(speech_path)
     assert audio.dtype == np.float32 and audio.ndim == 1

@@ -51,12 +51,10 @@ def test_model_path_errors(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def portrait():
+def portrait(portrait_path):
     from PIL import Image
 
-    from tests.conftest import shared_file
-
-    return np.asarray(Image.open(shared_file("media/ref_portrait.png")).convert("RGB").resize((384, 384)))
+    return np.asarray(Image.open(portrait_path).convert("RGB").resize((384, 384)))
 
 
 @pytest.fixture
@@ -73,6 +71,7 @@ def test_bad_model_file(tmp_path):
         FaceTracker(bad).detect_image(np.zeros((64, 64, 3), np.uint8))
 
 
+@pytest.mark.needs_shared
 def test_portrait(tracker, portrait):
     track = tracker.detect_image(portrait)
     assert track.found.tolist() == [True] and track.num_faces.tolist() == [1]
@@ -87,6 +86,7 @@ def test_portrait(tracker, portrait):
     assert -1.5 < feats[0, 57] < -0.2  # tz: the face is in front of the camera
 
 
+@pytest.mark.needs_shared
 def test_pose_follows_image_rotation_and_mirror(tracker, portrait):
     from PIL import Image
 
@@ -97,6 +97,7 @@ def test_pose_follows_image_rotation_and_mirror(tracker, portrait):
     assert abs(roll(portrait[:, ::-1]) + base) < 0.03  # a mirror flips the roll
 
 
+@pytest.mark.needs_shared
 def test_several_faces_and_blank(tracker, portrait):
     track = tracker.detect_image(np.concatenate([portrait, portrait], 1))
     assert track.num_faces.tolist() == [2]
@@ -105,6 +106,7 @@ def test_several_faces_and_blank(tracker, portrait):
         tracker.detect_image(np.full((128, 128, 3), 127, np.uint8), name="blank.png")
 
 
+@pytest.mark.needs_shared
 def test_track_driving_frames_with_gaps(tracker, driving_video_path):
     frames, fps = read_video(driving_video_path, max_frames=8)
     frames[3:5] = 0  # two frames without a face
@@ -120,6 +122,7 @@ def test_track_driving_frames_with_gaps(tracker, driving_video_path):
     assert np.isfinite(motion_features(track)).all()
 
 
+@pytest.mark.needs_shared
 def test_track_without_any_face(tracker):
     track = tracker.track(np.zeros((3, 64, 64, 3), np.uint8), 25)
     assert not track.found.any() and track.num_faces.tolist() == [0, 0, 0]

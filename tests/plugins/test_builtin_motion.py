@@ -54,10 +54,14 @@ def test_encoder_shapes():
     assert enc(torch.randn(3, 7, 58)).shape == (3, 7, 2, 12)
 
 
-def test_missing_face_model(tmp_path, monkeypatch, driving_video_path):
+def test_missing_face_model(tmp_path, monkeypatch):
+    """A generated video reaches the face-model error (no ../shared needed)."""
+    video = write_video(tmp_path / "gen.mp4", np.random.default_rng(0).integers(0, 255, (6, 32, 32, 3), np.uint8), 25)
     monkeypatch.delenv("ACTALKER_FACE_MODEL", raising=False)
     with pytest.raises(InputError, match="ACTALKER_FACE_MODEL"):
-        MOTION.load(driving_video_path, 4, 25, MotionOptions())
+        MOTION.load(video, 4, 25, MotionOptions())
+    with pytest.raises(InputError, match="face model not found: .*missing.task"):
+        MOTION.load(video, 4, 25, MotionOptions(face_model=str(tmp_path / "missing.task")))
 
 
 @pytest.fixture
@@ -66,6 +70,7 @@ def opts(face_model_path):
     return MotionOptions(face_model=str(face_model_path))
 
 
+@pytest.mark.needs_shared
 def test_load_driving_video(opts, driving_video_path):
     feats = MOTION.load(driving_video_path, 6, 12.5, opts)
     assert feats.shape == (6, 58) and torch.isfinite(feats).all()
@@ -80,6 +85,7 @@ def three_frames(tmp_path, driving_video_path):
     return write_video(tmp_path / "three.mp4", read_video(driving_video_path, max_frames=3)[0], 25)
 
 
+@pytest.mark.needs_shared
 def test_short_driving_video(opts, three_frames):
     with pytest.raises(InputError) as err:
         MOTION.load(three_frames, 5, 25, opts)
@@ -88,12 +94,14 @@ def test_short_driving_video(opts, three_frames):
     assert "\n" not in msg
 
 
+@pytest.mark.needs_shared
 def test_no_face_in_video(opts, tmp_path):
     video = write_video(tmp_path / "empty_room.mp4", np.full((4, 64, 64, 3), 90, np.uint8), 25)
     with pytest.raises(InputError, match="no face found in any frame of the driving video .*empty_room.mp4"):
         MOTION.load(video, 4, 25, opts)
 
 
+@pytest.mark.needs_shared
 def test_pad_and_loop(opts, three_frames):
     padded = MOTION.load(three_frames, 5, 25, opts, on_short="pad")
     torch.testing.assert_close(padded[3], padded[2])

@@ -19,14 +19,6 @@ REPO = Path(__file__).resolve().parents[2]
 CI = REPO / "sweeps" / "ci_tiny.yaml"
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sweepworld") / "data"
-    assert main(["synth", "--out", str(root), "--clips", "4", "--frames", "8", "--size", "16", "--fps", "12.5",
-                 "--speech", "syllables", "--clips-per-identity", "1", "--quiet"]) == 0
-    return root
-
-
 def ci_sweep(extra_variants=()):
     spec = yaml.safe_load(CI.read_text())
     spec["variants"] += list(extra_variants)

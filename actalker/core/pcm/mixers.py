@@ -25,6 +25,8 @@ class AttentionMixer(nn.Module):
 
     def forward(self, x: torch.Tensor, keep: Optional[torch.Tensor] = None) -> torch.Tensor:
         s, l, w = x.shape
+        if keep is not None:  # a masked key still enters as 0 * value: NaN/inf there would leak
+            x = x.masked_fill(~keep[..., None], 0.0)
         q, k, v = self.qkv(x).reshape(s, l, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
         mask = None if keep is None else keep[:, None, None, :]  # dropped tokens are never keys
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from actalker.plugins.testing import check_per_frame_encoder
 from actalker.errors import ConfigError, InputError
 from actalker.plugins import load_registry
 
@@ -70,3 +71,5 @@ def test_encoder_shapes_and_gradient(spec):
     assert y.shape == (2, 5, 2, 16)
     y.sum().backward()
     assert x.grad is not None and spec.null_features(x).abs().sum() == 0
+    check_per_frame_encoder(enc, torch.rand(2, 5, 1), 0.5)
+

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from actalker.plugins.testing import check_per_frame_encoder
 from actalker.errors import ConfigError, InputError, PluginError
 from actalker.plugins import load_registry
 
@@ -79,5 +80,11 @@ def test_from_clip_reads_eeg_npz_in_clip_folder(spec, tmp_path):
 
 def test_encoder(spec):
     opts = spec.parse_options({"num_channels": 2, "tokens": 3})
-    y = spec.build_encoder(opts, 8)(torch.randn(2, 4, 2, 5))
+    enc = spec.build_encoder(opts, 8)
+    x = torch.randn(2, 4, 2, 5)
+    y = enc(x)
     assert y.shape == (2, 4, 3, 8)
+    check_per_frame_encoder(enc, x, torch.randn(2, 5))
+    # log powers have an arbitrary offset per recording: the encoder does not see it
+    torch.testing.assert_close(enc(x + 3.0), y, rtol=1e-4, atol=1e-4)
+

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from actalker.plugins.testing import check_per_frame_encoder
 from actalker.errors import InputError
 from actalker.media.face import TRANSLATION_SCALE_CM
 from actalker.plugins import load_registry
@@ -54,5 +55,8 @@ def test_from_clip_takes_the_pose_part_of_motion(spec):
 
 
 def test_encoder(spec):
-    y = spec.build_encoder(spec.parse_options({"tokens": 2}), 8)(torch.randn(1, 3, 6))
+    enc = spec.build_encoder(spec.parse_options({"tokens": 2}), 8)
+    y = enc(torch.randn(1, 3, 6))
     assert y.shape == (1, 3, 2, 8)
+    check_per_frame_encoder(enc, torch.randn(2, 4, 6), 0.5)
+
