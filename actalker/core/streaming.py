@@ -6,8 +6,10 @@ windows are outside: window k runs all steps on its own frames, with its first f
 *pinned* to the already finished ones (at each step they are replaced by the finished
 latents noised to that step's sigma with their own initial noise), so the new frames are
 denoised in context and continue the old ones without a seam. The last ``overlap`` frames
-of a window are held back until the next window is done, so the VAE decodes every emitted
-frame with real neighbours on both sides.
+of a window (at least ``decode_context`` frames) are held back until the next window is
+done, so the VAE decodes every emitted frame with real neighbours on both sides, in the
+same calls as a decode of the whole clip would (a frame decoded at a chunk's edge instead
+showed as a jump at every join).
 
 Built from the pipeline's named steps (check_inputs, prepare_reference, encode_conditions,
 prepare_latents, predict_window); no signal is named here.
@@ -78,10 +80,18 @@ def _denoise_window(pipe, template, noise: torch.Tensor, final: torch.Tensor, st
     return x
 
 
+def decode_context(settings) -> int:
+    """Finished frames needed on each side of a frame for it to decode exactly as in the
+    whole clip: one VAE call of ``decode_chunk`` frames plus its ``decode_overlap``."""
+    return max(1, settings.decode_chunk) + max(0, settings.decode_overlap)
+
+
 def _decode(pipe, final: torch.Tensor, start: int, stop: int, done: int, settings) -> np.ndarray:
-    """Frames start..stop, decoded with up to ``decode_overlap`` finished neighbours each side."""
-    ctx = settings.decode_overlap
-    lo, hi = max(0, start - ctx), min(done, stop + ctx)
+    """Frames start..stop of the finished latents (0..done), decoded as ``decode_latents``
+    decodes the whole clip: with ``decode_context`` frames each side, the first on the
+    clip's chunk grid, so every VAE call that makes a kept frame is the same call."""
+    ctx, step = decode_context(settings), max(1, settings.decode_chunk)
+    lo, hi = max(0, (start - ctx) // step * step), min(done, stop + ctx)
     frames = decode_latents(pipe.vae, final[:, lo:hi], settings.decode_chunk, settings.decode_overlap)[0]
     return frames_to_uint8(frames[start - lo:stop - lo])
 
@@ -110,11 +120,12 @@ def stream(pipe, image, conditions, gates=None, landmarks=None, boxes=None, num_
             final[:, done:start + w] = x[:, done - start:]
             done = start + w
             report("windows", k + 1, len(starts))
-            stop = done if k == len(starts) - 1 else done - ov  # the overlap waits for its right neighbours
+            hold = max(ov, decode_context(settings))  # waits for its right neighbours (denoising, decoding)
+            stop = done if k == len(starts) - 1 else done - hold
             if stop > emitted:
                 frames = _decode(pipe, final, emitted, stop, done, settings)
                 yield StreamChunk(frames, emitted, k, len(starts), time.time() - t0, settings)
                 emitted = stop
 
 
-__all__ = ["StreamChunk", "stream", "window_starts"]
+__all__ = ["StreamChunk", "decode_context", "stream", "window_starts"]

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from actalker.core.streaming import window_starts
+from actalker.core.sampling import decode_latents, frames_to_uint8
+from actalker.core.streaming import _decode, decode_context, window_starts
 from actalker.demo.model import demo_model_present
 from actalker.errors import InputError
 from tests.core.test_pipeline import BOX, pipe, portrait, signals  # noqa: F401  (pipe: the tiny fixture)
@@ -17,6 +18,22 @@ def test_window_starts_cover_every_frame_and_end_at_the_last():
     assert window_starts(5, 8, 2) == [0]
     assert window_starts(20, 8, 2) == [0, 6, 12]
     assert window_starts(21, 8, 2) == [0, 6, 12, 13]
+
+
+@pytest.mark.parametrize("chunk,overlap", [(2, 0), (3, 0), (2, 1), (4, 2)])
+def test_a_range_decodes_as_in_the_whole_clip(pipe, chunk, overlap):  # noqa: F811
+    """Frames start..stop decoded from the finished latents 0..done (done - stop >= the
+    decode context, or the clip's end) equal the same frames of the whole clip's decode:
+    a frame decoded at a chunk's edge showed as a jump at every window join."""
+    from types import SimpleNamespace
+
+    settings = SimpleNamespace(decode_chunk=chunk, decode_overlap=overlap)
+    latents = torch.randn(1, 17, 4, 2, 2, generator=torch.Generator().manual_seed(chunk + 10 * overlap))
+    whole = frames_to_uint8(decode_latents(pipe.vae, latents, chunk, overlap)[0])
+    ctx = decode_context(settings)
+    for start, stop in [(0, 5), (5, 9), (6, 11), (11, 17)]:
+        done = 17 if stop == 17 else stop + ctx
+        assert np.array_equal(_decode(pipe, latents, start, stop, done, settings), whole[start:stop]), (start, stop)
 
 
 def test_one_window_equals_the_non_streaming_path(pipe):  # noqa: F811
