@@ -372,6 +372,7 @@ def _stream(args, t0: float, pipe, image, conditions: dict, face: tuple, kwargs:
             _stage(args, t0, f"window {c.window + 1}/{c.windows}: frames {c.start}-{c.start + len(c.frames) - 1} "
                              "to the encoder")
             yield c.frames
+        _stage(args, t0, "encoding: finishing the video")
 
     write_video_stream(out, chunks(), float(kwargs["fps"]), audio=audio, sr=16000, num_frames=kwargs["num_frames"])
     return info

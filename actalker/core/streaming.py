@@ -82,8 +82,9 @@ def _denoise_window(pipe, template, noise: torch.Tensor, final: torch.Tensor, st
 
 def decode_context(settings) -> int:
     """Finished frames needed on each side of a frame for it to decode exactly as in the
-    whole clip: one VAE call of ``decode_chunk`` frames plus its ``decode_overlap``."""
-    return max(1, settings.decode_chunk) + max(0, settings.decode_overlap)
+    whole clip: one VAE call (``decode_chunk`` frames and ``decode_overlap`` on each side).
+    A window shorter than this emits its frames a window later (latency, not quality)."""
+    return max(1, settings.decode_chunk) + 2 * max(0, settings.decode_overlap)
 
 
 def _decode(pipe, final: torch.Tensor, start: int, stop: int, done: int, settings) -> np.ndarray:
