@@ -26,6 +26,7 @@ pytestmark = [
     pytest.mark.skipif(not (CHROMIUM.is_file() and DRIVER.is_file()),
                        reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"),
     pytest.mark.skipif(not demo_model_present(), reason="needs the embedded demo model"),
+    pytest.mark.timeout(1800, method="thread"),  # a hang fails with every thread's stack, not a stuck run
 ]
 
 

@@ -9,7 +9,12 @@ import pytest
 
 from actalker.demo.model import demo_model_present
 
-pytestmark = pytest.mark.skipif(not demo_model_present(), reason="needs the embedded demo model (actalker/assets/demo_model)")
+pytestmark = [
+    pytest.mark.skipif(not demo_model_present(), reason="needs the embedded demo model (actalker/assets/demo_model)"),
+    # generation runs in a worker thread (the page's way): a hang there (once: an import in
+    # that thread) fails this test with every thread's stack instead of stalling the run
+    pytest.mark.timeout(1200, method="thread"),
+]
 
 
 @pytest.fixture(scope="module")
