@@ -139,7 +139,8 @@ def test_stream_writes_window_by_window_with_a_line_per_stage(model_dir, synthet
     out = tmp_path / "stream.mp4"
     rc = main(["generate", "--model", str(model_dir), "--image", str(synthetic["portrait"]), "--audio",
                str(synthetic["speech"]), "--landmarks-from-clip", str(synthetic["clip"]), "--frames", "8", "--seed", "1",
-               "--set", "sampling.window=4", "--set", "sampling.decode_chunk=2", "--stream", "--out", str(out)])
+               "--set", "sampling.window=4", "--set", "sampling.decode_chunk=2", "--set", "sampling.decode_overlap=0",
+               "--stream", "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 0, err
     frames, _ = read_video(out)
