@@ -138,18 +138,18 @@ def test_gate_schedule_reaches_the_pipeline_per_frame_and_the_json(model_dir, sy
 def test_stream_writes_window_by_window_with_a_line_per_stage(model_dir, synthetic, tmp_path, capsys):
     out = tmp_path / "stream.mp4"
     rc = main(["generate", "--model", str(model_dir), "--image", str(synthetic["portrait"]), "--audio",
-               str(synthetic["speech"]), "--landmarks-from-clip", str(synthetic["clip"]), "--frames", "8", "--seed", "1",
-               "--set", "sampling.window=4", "--set", "sampling.decode_chunk=2", "--set", "sampling.decode_overlap=0",
+               str(synthetic["speech"]), "--landmarks-from-clip", str(synthetic["clip"]), "--frames", "4", "--seed", "1",
+               "--set", "sampling.window=2", "--set", "sampling.decode_chunk=1", "--set", "sampling.decode_overlap=0",
                "--stream", "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 0, err
     frames, _ = read_video(out)
-    assert frames.shape[0] == 8 and abs(len(read_audio(out)) / SR - 8 / 12.5) < 0.1
+    assert frames.shape[0] == 4 and abs(len(read_audio(out)) / SR - 4 / 12.5) < 0.1
     settings = json.loads(out.with_suffix(".json").read_text())
-    assert settings["stream"]["windows"] == 3 and settings["num_frames"] == 8
-    # windows at 0, 3, 4 (4 frames, overlap 1); each holds back 2 frames (the decoder's context)
+    assert settings["stream"]["windows"] == 3 and settings["num_frames"] == 4
+    # windows at 0, 1, 2 (2 frames, overlap 1); each holds back 1 frame (the decoder's context)
     for stage in ("loading the model", "reading the portrait", "reading the signals", "denoising window by window",
-                  "window 1/3: frames 0-1", "window 2/3: frames 2-4", "window 3/3: frames 5-7",
+                  "window 1/3: frames 0-0", "window 2/3: frames 1-1", "window 3/3: frames 2-3",
                   "encoding: finishing the video"):
         assert stage in err, (stage, err)
 
