@@ -19,6 +19,11 @@ $(STAMP): pyproject.toml constraints-cpu.txt $(foreach p,$(CONTRIB),$(p)/pyproje
 	@command -v espeak-ng >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
 	  (apt-get update -qq && apt-get install -y -qq espeak-ng) >/dev/null 2>&1; } || \
 	  echo "note: espeak-ng not installed; synthetic speech uses a syllable-rate signal"
+	@# Debian's headless Chromium drives the app's browser test (tests/app/test_browser.py);
+	@# best effort like espeak-ng: without it that test is skipped with the reason.
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1; } || \
+	  echo "note: chromium not installed; the app's browser test will be skipped"
 	$(PIP) install -q --upgrade "pip>=24" $(TORCH_INDEX)
 	$(PIP) install -q -c constraints-cpu.txt $(TORCH_INDEX) -e ".[dev]" $(foreach p,$(CONTRIB),-e $(p))
 	@touch $(STAMP)

@@ -18,6 +18,7 @@ from actalker.errors import ActalkerError
 COMMAND_MODULES = (
     "demo",
     "generate",
+    "app",
     "plugins",
     "synth",
     "preprocess",

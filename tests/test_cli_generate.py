@@ -115,6 +115,45 @@ def test_generate_real_portrait_audio_and_driving_video(model_dir, portrait_path
     assert settings["audio_from"] == str(speech.resolve())  # the driving video has no sound
 
 
+def test_gate_schedule_reaches_the_pipeline_per_frame_and_the_json(model_dir, synthetic, tmp_path, monkeypatch):
+    seen = {}
+    original = ACTalkerPipeline.encode_conditions
+
+    def spy(self, feats, gates):  # the per-frame gates the denoiser gets
+        seen.update({k: g[0].tolist() for k, g in gates.items()})
+        return original(self, feats, gates)
+
+    monkeypatch.setattr(ACTalkerPipeline, "encode_conditions", spy)
+    gate_file = tmp_path / "gates.json"
+    gate_file.write_text(json.dumps({"motion": 0}))
+    out = tmp_path / "sched.mp4"
+    assert run_cli(["--model", model_dir, "--image", synthetic["portrait"], "--audio", synthetic["speech"],
+                    "--landmarks-from-clip", synthetic["clip"], "--gate", "audio=0@0f,1@3f", "--gate", gate_file,
+                    "--frames", 4, "--out", out]) == 0
+    assert np.allclose(seen["audio"], [0, 1 / 3, 2 / 3, 1]) and seen["motion"] == [0, 0, 0, 0]
+    saved = json.loads(out.with_suffix(".json").read_text())["gates"]
+    assert saved["motion"] == 0 and saved["audio"]["schedule"] == "0@0f,1@3f"
+
+
+def test_stream_writes_window_by_window_with_a_line_per_stage(model_dir, synthetic, tmp_path, capsys):
+    out = tmp_path / "stream.mp4"
+    rc = main(["generate", "--model", str(model_dir), "--image", str(synthetic["portrait"]), "--audio",
+               str(synthetic["speech"]), "--landmarks-from-clip", str(synthetic["clip"]), "--frames", "4", "--seed", "1",
+               "--set", "sampling.window=2", "--set", "sampling.decode_chunk=1", "--set", "sampling.decode_overlap=0",
+               "--stream", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    frames, _ = read_video(out)
+    assert frames.shape[0] == 4 and abs(len(read_audio(out)) / SR - 4 / 12.5) < 0.1
+    settings = json.loads(out.with_suffix(".json").read_text())
+    assert settings["stream"]["windows"] == 3 and settings["num_frames"] == 4
+    # windows at 0, 1, 2 (2 frames, overlap 1); each holds back 1 frame (the decoder's context)
+    for stage in ("loading the model", "reading the portrait", "reading the signals", "denoising window by window",
+                  "window 1/3: frames 0-0", "window 2/3: frames 1-1", "window 3/3: frames 2-3",
+                  "encoding: finishing the video"):
+        assert stage in err, (stage, err)
+
+
 def _bad_inputs(model_dir: Path, synthetic: dict, tmp: Path) -> list:
     not_image = tmp / "not_image.png"
     not_image.write_text("hello")
@@ -133,6 +172,9 @@ def _bad_inputs(model_dir: Path, synthetic: dict, tmp: Path) -> list:
         (["--model", model_dir, *base, *speech, "--gate", "mouth=1"], "gate for unknown branch 'mouth'"),
         (["--model", model_dir, *base, *speech, "--gate", "audio=loud"], "expected a number"),
         (["--model", model_dir, *base, *speech, "--gate", "motion=1"], "opens a branch without a signal"),
+        (["--model", model_dir, *base, *speech, "--gate", "audio=0@0s,1@2x"], "--gate audio: '1@2x': expected VALUE@TIME"),
+        (["--model", model_dir, *base, *speech, "--gate", "motion=0@0s,1@1s"], "opens a branch without a signal"),
+        (["--model", model_dir, *base, *speech, "--gate", tmp / "gates.yaml"], "no such file"),
         # a modality that is installed (it has a flag) but that this model has no branch for
         *[(["--model", model_dir, *base, f"--{flag}", synthetic["speech"]], f"no branch or modality '{name}'")
           for flag, name in _signal_flags().items() if name not in ("audio", "motion")][:1],

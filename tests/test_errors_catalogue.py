@@ -213,11 +213,31 @@ def produce_inputs(rid: str, tmp: Path) -> str:
         return line_of(lambda: read_video(v))
     if rid == "face-model-missing":
         return line_of(lambda: resolve_model_path(tmp / "none.task"))
+    return produce_gates(rid, tmp)
+
+
+GATE_ROWS = {"gate-value": ["audio=loud"], "gate-keyframe": ["motion=0@0s,1@2x"], "gate-times": ["motion=0@2s,1@1s"],
+             "gate-syntax": ["0.5"], "gate-twice": ["a=1", "a=0@0s,1@1s"], "gate-file-missing": ["{tmp}/gates.yaml"],
+             "gate-file-shape": ["{tmp}/list.json"]}
+
+
+def produce_gates(rid: str, tmp: Path) -> str:
+    """Issue 15's rows: gate schedules as --gate parses them, a chunk of another size."""
+    from actalker.core import gate_schedule
+
+    if rid in GATE_ROWS:
+        (tmp / "list.json").write_text("[1, 2]")
+        return line_of(lambda: gate_schedule.parse_args([a.format(tmp=tmp) for a in GATE_ROWS[rid]], "--gate"))
+    if rid == "video-chunk-size":
+        from actalker.media.video import write_video_stream
+
+        chunks = [np.zeros((2, 8, 8, 3), np.uint8), np.zeros((2, 6, 8, 3), np.uint8)]
+        return line_of(lambda: write_video_stream(tmp / "v.mp4", iter(chunks), 25))
     return ""  # not reproduced here: checked against the source
 
 
 REPRODUCED = ADDED | {"video-missing", "video-empty", "video-junk", "video-still-image", "video-audio-only",
-                      "video-truncated", "face-model-missing"}
+                      "video-truncated", "face-model-missing", "video-chunk-size", *GATE_ROWS}
 
 
 def test_catalogue_has_the_rows_added_for_issue_12():

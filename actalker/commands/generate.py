@@ -1,10 +1,13 @@
 """`actalker generate`: a portrait and control signals -> a talking-head mp4.
 
     actalker generate --model DIR --image PORTRAIT [--<flag> PATH ...] [--signal NAME=PATH ...]
-                      [--gate NAME=G,...] [--steps N] [--frames N] [--seed S] [--fps F] --out OUT.mp4
+                      [--gate NAME=G[@T],...] [--steps N] [--frames N] [--seed S] [--fps F] --out OUT.mp4
 
 Each installed modality with a ``cli_flag`` adds ``--<flag> PATH`` (e.g. the built-in audio
 modality adds ``--audio``); ``--signal NAME=PATH`` takes any branch or modality by name.
+A gate is a constant (``--gate audio=1``) or keyframes over time, linearly interpolated
+per frame (``--gate "motion=0@0s,1@2s,0.3@4s"``, TIME in seconds or frames ``50f``), or a
+.json/.yaml file {branch: gate or schedule}; OUT.json records each schedule.
 Every input is checked before any work starts; a user mistake prints one line and writes
 nothing. The video is written atomically with the audio of the first signal file that has
 an audio stream muxed in, and the resolved settings are saved beside it (OUT.json).
@@ -13,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Optional
 
 import numpy as np
@@ -60,7 +65,9 @@ def register(subparsers) -> None:
         p.add_argument(f"--{flag}", dest=f"signal_flag__{flag}", metavar="PATH", help=f"input file of the '{modality}' signal")
     p.set_defaults(signal_flags=flags, registry=registry)
     p.add_argument("--signal", action="append", default=[], metavar="NAME=PATH", help="input file of a branch or modality (repeatable)")
-    p.add_argument("--gate", action="append", default=[], metavar="NAME=G[,NAME=G]", help="gate per branch, e.g. audio=1,motion=0.5")
+    p.add_argument("--gate", action="append", default=[], metavar="NAME=G[@T,...]|FILE",
+                   help="gate per branch: audio=1,motion=0.5; keyframes over time motion=0@0s,1@2s,0.3@4s "
+                        "(linear between, TIME in s or frames: 50f); or a .json/.yaml file")
     p.add_argument("--scale", action="append", default=[], metavar="NAME=S[,NAME=S]", help="guidance scale per branch stage")
     p.add_argument("--reference-scale", type=float, default=None, help="guidance scale of the reference stage")
     p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's sampling.steps)")
@@ -77,7 +84,10 @@ def register(subparsers) -> None:
     p.add_argument("--landmarks-from-clip", default=None, metavar="CLIP_DIR",
                    help="take the reference face's landmarks from a stored clip's first frame instead of detecting them")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--stream", action="store_true",
+                   help="generate window by window: each window's frames go to the encoder as soon as they are "
+                        "final (the first after one window's time), no seam at the joins")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or stage lines")
     p.set_defaults(func=run)
 
 
@@ -258,8 +268,8 @@ def _check_controls(args, pipe, inputs: dict, gates: dict, scales: dict) -> None
     from actalker.core.branches import check_gate_names, check_gate_values
 
     check_gate_names(gates, pipe.branch_names, "--gate")
-    for name, g in gates.items():
-        check_gate_values(name, torch.tensor(g), name in inputs, "--gate")
+    for name, g in gates.items():  # a schedule is open where any keyframe is
+        check_gate_values(name, torch.tensor([k.value for k in g.keyframes]), name in inputs, "--gate")
     for name in scales:
         if name not in pipe.branch_names:
             raise InputError(f"--scale for unknown branch '{name}' (the model's branches: {', '.join(pipe.branch_names)})")
@@ -319,7 +329,8 @@ def _write(out: Path, frames, fps: float, audio, settings: dict) -> None:
     from actalker.media.video import write_video
     from actalker.utils.atomic import write_text_atomic
 
-    write_video(out, frames, fps, audio=audio, sr=16000)
+    if frames is not None:  # None: a streamed video, already written
+        write_video(out, frames, fps, audio=audio, sr=16000)
     try:
         write_text_atomic(out.with_suffix(".json"), json.dumps(settings, indent=2) + "\n")
     except BaseException:
@@ -327,35 +338,79 @@ def _write(out: Path, frames, fps: float, audio, settings: dict) -> None:
         raise
 
 
+def _stage(args, t0: float, text: str) -> None:
+    """One progress line per stage on stderr (loading, face, signals, windows, encoding)."""
+    if not args.no_progress:
+        print(f"[{time.time() - t0:7.1f}s] {text}", file=sys.stderr, flush=True)
+
+
+def _call_kwargs(args, pipe, conditions: dict, gates: dict, scales: dict) -> dict:
+    """The pipeline's keyword arguments from the flags (defaults: the model's config)."""
+    s = pipe.config.sampling
+    return dict(
+        gates=gates, num_frames=args.frames or s.num_frames or min(int(c.shape[0]) for c in conditions.values()),
+        num_inference_steps=args.steps, height=args.height, width=args.width, fps=float(args.fps or s.fps),
+        reference_scale=args.reference_scale, guidance_scales={**pipe.config.guidance.scales, **scales},
+        guidance_batch=args.guidance_batch, seed=pipe.config.seed if args.seed is None else args.seed)
+
+
+def _stream(args, t0: float, pipe, image, conditions: dict, face: tuple, kwargs: dict, out: Path,
+            audio) -> SimpleNamespace:
+    """Frames window by window into the encoder; -> the result's settings and timings."""
+    from actalker.media.video import write_video_stream
+
+    info = SimpleNamespace(settings=None, first_frames_s=None, windows=0, frames=0)
+
+    def on_progress(stage: str, done: int, total: int) -> None:
+        if stage == "prepare" and done == total:
+            _stage(args, t0, "denoising window by window")
+
+    def chunks():
+        for c in pipe.stream(image, conditions, landmarks=face[0], boxes=face[1], progress=on_progress, **kwargs):
+            info.settings, info.windows, info.frames = c.settings, c.windows, info.frames + len(c.frames)
+            info.first_frames_s = info.first_frames_s or round(time.time() - t0, 2)
+            _stage(args, t0, f"window {c.window + 1}/{c.windows}: frames {c.start}-{c.start + len(c.frames) - 1} "
+                             "to the encoder")
+            yield c.frames
+        _stage(args, t0, "encoding: finishing the video")
+
+    write_video_stream(out, chunks(), float(kwargs["fps"]), audio=audio, sr=16000, num_frames=kwargs["num_frames"])
+    return info
+
+
 def run(args) -> int:
+    from actalker.core import gate_schedule
     from actalker.core.pipeline import ACTalkerPipeline
 
     t0 = time.time()
     out = _check_args(args)
-    gates = _floats(args.gate, "--gate")
+    gates = gate_schedule.parse_args(args.gate, "--gate")
     scales = _floats(args.scale, "--scale")
     device = _device(args.device)
+    _stage(args, t0, f"loading the model {args.model}")
     pipe = ACTalkerPipeline.from_pretrained(args.model, device=device, registry=getattr(args, "registry", None))
-    pipe.progress = not args.no_progress
+    pipe.progress = not args.no_progress and not args.stream
     pipe = _apply_overrides(pipe, args.set)
     inputs = _signal_inputs(args, pipe)
     _check_controls(args, pipe, inputs, gates, scales)
 
+    _stage(args, t0, "reading the portrait and its face")
     image = _read_image(args.image)
     landmarks, boxes = _reference_face(args, image)
+    _stage(args, t0, f"reading the signals ({', '.join(inputs)})")
     conditions = _load_signals(args, pipe, inputs)
-    s = pipe.config.sampling
-    result = pipe(
-        image, conditions, gates=gates, landmarks=landmarks, boxes=boxes,
-        num_frames=args.frames or s.num_frames or min(int(c.shape[0]) for c in conditions.values()),
-        num_inference_steps=args.steps, height=args.height, width=args.width, fps=float(args.fps or s.fps),
-        reference_scale=args.reference_scale, guidance_scales={**pipe.config.guidance.scales, **scales},
-        guidance_batch=args.guidance_batch, seed=pipe.config.seed if args.seed is None else args.seed,
-        return_dict=True,
-    )
+    kwargs = _call_kwargs(args, pipe, conditions, gates, scales)
     audio, audio_from = _first_audio(inputs)
+    if args.stream:
+        result = _stream(args, t0, pipe, image, conditions, (landmarks, boxes), kwargs, out, audio)
+        n, extra = result.frames, {"stream": {"windows": result.windows, "first_frames_s": result.first_frames_s}}
+    else:
+        _stage(args, t0, "denoising")
+        result = pipe(image, conditions, landmarks=landmarks, boxes=boxes, return_dict=True, **kwargs)
+        n, extra = len(result.frames), {}
+        _stage(args, t0, "encoding the video")
     fps = result.settings.fps
-    _write(out, result.frames, fps, audio, _settings_record(args, out, inputs, audio_from, result, pipe, device,
-                                                            time.time() - t0))
-    print(f"wrote {out} ({len(result.frames)} frames at {fps:g} fps{', audio from ' + audio_from if audio_from else ''})")
+    record = {**_settings_record(args, out, inputs, audio_from, result, pipe, device, time.time() - t0), **extra}
+    _write(out, None if args.stream else result.frames, fps, audio, record)
+    print(f"wrote {out} ({n} frames at {fps:g} fps{', audio from ' + audio_from if audio_from else ''})")
     return 0

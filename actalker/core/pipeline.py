@@ -41,6 +41,7 @@ from actalker.core.guidance import GuidancePlan, plan_guidance
 from actalker.core.identity import ClipIdentityEncoder  # noqa: F401  (class path of older model folders)
 from actalker.core.model_folder import (CONFIG_FILE, MODEL_INDEX, check_branch_plugins, default_dtype,
                                         load_components, read_config, read_index, save_model_folder)
+from actalker.core import gate_schedule
 from actalker.core.framing import crop_boxes, crop_points, fit_image
 from actalker.core.sampling import added_time_ids, decode_latents, encode_reference, frames_to_uint8, make_scheduler
 from actalker.core.generation_settings import ACTalkerPipelineOutput, GenerationSettings, gate_record, resolve_settings
@@ -265,8 +266,9 @@ class ACTalkerPipeline:
                      (scaled to cover height x width and centre cropped).
         conditions:  branch -> per-frame raw features (F, *feature_shape) (from the plugin's
                      ``load``); branches left out get null features and gate 0.
-        gates:       branch -> float or per-frame schedule (F,); default: the config's gate,
-                     else the plugin's ``default_gate``.
+        gates:       branch -> float, per-frame schedule (F,) or keyframes ("0@0s,1@2s" or
+                     {TIME: VALUE}, see ``core/gate_schedule.py``); default: the config's
+                     gate, else the plugin's ``default_gate``.
         landmarks, boxes: the reference face, normalised to ``image`` ((478, 3) or
                      (1, 478, 3); (4,) or (1, 4) xyxy) for the branches' region masks.
         output_type: "np" -> uint8 (F, H, W, 3); "pt" -> float (F, 3, H, W) in [-1, 1];
@@ -296,16 +298,27 @@ class ACTalkerPipeline:
         frames = self.decode(latents, settings, output_type)
         return ACTalkerPipelineOutput(frames, settings) if return_dict else frames
 
+    def stream(self, image, conditions: Mapping[str, Any], **kwargs):
+        """The video window by window as each is final: yields ``StreamChunk``s (frames in
+        order, no seam at the joins); see ``actalker/core/streaming.py``."""
+        from actalker.core.streaming import stream
+
+        return stream(self, image, conditions, **kwargs)
+
     # ---- step 1 --------------------------------------------------------------------------
     def check_inputs(self, settings: GenerationSettings, conditions: Mapping[str, Any],
                      gates: Optional[Mapping[str, Any]], num_frames: Optional[int]):
         """-> (settings with num_frames and gates, features {branch: (1, F, *feat)}, gates {branch: (1, F)})."""
-        num_frames, feats, gate_t = self.prepare_conditions(conditions, gates, num_frames)
-        record = {b.name: gate_record(gate_or_default(b, dict(gates or {}), b.name in conditions)) for b in self.branches}
+        gates = gate_schedule.from_mapping(gates)  # keyframe schedules (text or mapping) -> GateSchedule
+        num_frames, feats, gate_t = self.prepare_conditions(conditions, gates, num_frames, settings.fps)
+        given = gate_schedule.to_json(gates)  # a schedule is recorded as its keyframes, not per frame
+        record = {b.name: given[b.name] if b.name in given else gate_record(gate_or_default(b, {}, b.name in conditions))
+                  for b in self.branches}
         return settings.replace(num_frames=num_frames, gates=record), feats, gate_t
 
     def prepare_conditions(self, conditions: Mapping[str, Any], gates: Optional[Mapping[str, Any]],
-                           num_frames: Optional[int]) -> tuple[int, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+                           num_frames: Optional[int], fps: Optional[float] = None,
+                           ) -> tuple[int, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Check and align user conditions and gates -> (F, features (1, F, *feat), gates (1, F)).
 
         A branch without a signal gets its null features and gate 0; a gate for a branch
@@ -320,6 +333,7 @@ class ACTalkerPipeline:
         feats = {name: self._features(name, value) for name, value in conditions.items()}
         num_frames = self._num_frames(feats, num_frames)
         feats = {name: t[:num_frames][None] for name, t in feats.items()}
+        gates = gate_schedule.resolve(gate_schedule.from_mapping(gates), num_frames, fps or self.config.sampling.fps)
         gate_t = {}
         for b in self.branches:
             gate_t[b.name] = self._gate(b, gate_or_default(b, gates, b.name in feats), num_frames, b.name in feats)

@@ -43,7 +43,7 @@ def make_inputs(num_frames: int = DEMO_FRAMES, size: int = 64, fps: float = 25.0
 
     face = make_clip(seed, index, num_frames=num_frames, size=size, fps=fps)
     driver = make_clip(seed, index + 1, num_frames=num_frames, size=size, fps=fps)
-    return {"face": face, "motion": np.asarray(driver["motion"], np.float32),
+    return {"face": face, "motion": np.asarray(driver["motion"], np.float32), "driver_frames": driver["frames"],
             "motion_truth": {k: np.asarray(v) for k, v in driver["truth"].items()},
             "seed": seed, "index": index, "fps": fps, "num_frames": num_frames}
 

@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -169,34 +170,71 @@ def write_video(
     If ffmpeg fails (e.g. a full disk at the trailer), an OutputError names the file and
     ffmpeg's reason, and the old file (or nothing) stays in place.
     """
+    frames = np.asarray(frames)
+    return write_video_stream(path, [frames], fps, audio, sr, num_frames=len(frames) if frames.ndim == 4 else None)
+
+
+def write_video_stream(path: str | os.PathLike, chunks: Iterable[np.ndarray], fps: float,
+                       audio: np.ndarray | None = None, sr: int = 16000, num_frames: int | None = None) -> Path:
+    """``write_video`` for frames that arrive in chunks (uint8 (n, H, W, 3) each, all one size).
+
+    Every chunk goes to the encoder as it comes, so the file is done right after the last
+    one. ``num_frames`` (the total, when known) cuts the audio; without it ffmpeg ends the
+    audio with the video (-shortest). Atomic like ``write_video``: on any failure, including
+    an exception or KeyboardInterrupt raised while the chunks are produced, ffmpeg is
+    stopped and nothing is left at ``path`` but what was there before.
+    """
     from actalker.media.audio import write_wav
 
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
-        raise ShapeError(f"write_video expects uint8 frames (F, H, W, 3) with F > 0, got {frames.dtype} {frames.shape}")
+    it = iter(chunks)
+    first = _check_chunk(next(it, np.zeros((0,), np.uint8)))
     if fps <= 0:
         raise ShapeError(f"write_video expects fps > 0, got {fps}")
-    f, h, w, _ = frames.shape
-    if h % 2 or w % 2:
-        frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
     out = Path(path)
     with atomic_path(out) as tmp, tempfile.TemporaryDirectory(dir=out.parent) as scratch:
         audio_path = None
         if audio is not None:
-            audio = np.asarray(audio, np.float32).reshape(-1)[: int(round(f / fps * sr))]
+            audio = np.asarray(audio, np.float32).reshape(-1)
+            audio = audio[: int(round(num_frames / fps * sr))] if num_frames else audio
             if len(audio):
                 audio_path = str(Path(scratch) / "audio.wav")
                 write_wav(audio_path, audio, sr)
-        _encode(_encode_command(tmp, frames.shape[2], frames.shape[1], fps, audio_path), frames, out)
+        shortest = audio_path is not None and not num_frames
+        cmd = _encode_command(tmp, first.shape[2], first.shape[1], fps, audio_path, shortest)
+        _encode(cmd, _frames(first, it), out)
     return out
 
 
-def _encode_command(tmp: Path, width: int, height: int, fps: float, audio_path: str | None) -> list[str]:
+def _check_chunk(frames: np.ndarray, size: tuple[int, ...] | None = None) -> np.ndarray:
+    """One chunk as uint8 (n, H, W, 3), padded to even sizes; ``size``: the first chunk's (H, W, 3)."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
+        raise ShapeError(f"write_video expects uint8 frames (F, H, W, 3) with F > 0, got {frames.dtype} {frames.shape}")
+    h, w = frames.shape[1:3]
+    if h % 2 or w % 2:
+        frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    if size is not None and frames.shape[1:] != size:
+        raise ShapeError(f"write_video_stream expects every chunk of size {size[:2]} like the first, got {frames.shape[1:3]}")
+    return frames
+
+
+def _frames(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """The frames of ``first`` then of each checked chunk of ``rest``, as they come."""
+    chunk = first
+    while chunk is not None:
+        yield from chunk
+        nxt = next(rest, None)
+        chunk = None if nxt is None else _check_chunk(nxt, first.shape[1:])
+
+
+def _encode_command(tmp: Path, width: int, height: int, fps: float, audio_path: str | None,
+                    shortest: bool = False) -> list[str]:
     rate = str(Fraction(fps).limit_denominator(1001))
     cmd = [_ffmpeg(), "-nostdin", "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
            "-s", f"{width}x{height}", "-r", rate, "-i", "-"]
     if audio_path:
         cmd += ["-i", audio_path, "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac"]
+        cmd += ["-shortest"] if shortest else []
     return cmd + ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18", "-movflags", "+faststart", str(tmp)]
 
 
@@ -204,8 +242,12 @@ def _frame_bytes(frame: np.ndarray) -> bytes:
     return np.ascontiguousarray(frame).tobytes()
 
 
-def _encode(cmd: list[str], frames: np.ndarray, out: Path) -> None:
-    """Pipe raw frames into ffmpeg; its exit status and output file decide success."""
+def _encode(cmd: list[str], frames: Iterable[np.ndarray], out: Path) -> None:
+    """Pipe raw frames into ffmpeg; its exit status and output file decide success.
+
+    The one place that runs the encoder. An exception while the frames are produced
+    (a failing generator, KeyboardInterrupt) stops ffmpeg and propagates.
+    """
     # stderr to a temp file: a pipe could fill up and stall ffmpeg while we write stdin
     with tempfile.TemporaryFile() as err_file:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err_file)
@@ -215,6 +257,9 @@ def _encode(cmd: list[str], frames: np.ndarray, out: Path) -> None:
                 proc.stdin.write(_frame_bytes(frame))
         except BrokenPipeError:  # ffmpeg quit early; its exit status and stderr say why
             broken = True
+        except BaseException:
+            proc.kill()
+            raise
         finally:
             try:
                 proc.stdin.close()

@@ -212,6 +212,18 @@ def test_per_frame_gate_schedule(pipe):
     assert (sched - reverse).abs().max() > 1e-4
 
 
+def test_keyframe_gate_schedule_equals_its_per_frame_values(pipe):
+    """The API takes keyframes (text or {TIME: VALUE}); the output records the schedule."""
+    kw = dict(boxes=BOX, seed=7, output_type="latent", fps=2.0, reference_scale=1.0, guidance_scales={"a": 1.0, "b": 1.0})
+    text = pipe(portrait(), signals(3), gates={"b": "0@0s,1@1s"}, return_dict=True, **kw)
+    mapping = pipe(portrait(), signals(3), gates={"b": {"0s": 0, "2f": 1}}, **kw)
+    per_frame = pipe(portrait(), signals(3), gates={"b": [0.0, 0.5, 1.0]}, **kw)
+    assert torch.equal(text.frames, per_frame) and torch.equal(mapping, per_frame)
+    assert text.settings.gates["b"]["schedule"] == "0@0s,1@1s"
+    with pytest.raises(InputError, match="gate b: '1@1x': expected VALUE@TIME"):
+        pipe(portrait(), signals(3), gates={"b": "0@0s,1@1x"}, **kw)
+
+
 def test_save_and_load_round_trip(pipe, tmp_path):
     # Compared as floats: two instances with identical weights may differ by float32
     # rounding (~1e-5, kernel choice depends on allocation), which can flip a uint8 level;

@@ -158,3 +158,60 @@ def test_ffmpeg_failure_keeps_the_old_file(tmp_path, monkeypatch):
     _one_line(err, "x.mp4", "Conversion failed")
     assert [p.name for p in out_dir.iterdir()] == ["x.mp4"]
     assert (out_dir / "x.mp4").read_bytes() == b"old video"
+
+
+def test_stream_round_trip_chunks_and_audio_cut_by_the_video(tmp_path):
+    """Chunks arrive one by one; without num_frames the audio ends with the video."""
+    from actalker.media.video import write_video_stream
+
+    frames = _frames(20)
+    audio = (0.3 * np.sin(2 * np.pi * 440 * np.arange(16000 * 2) / 16000)).astype(np.float32)
+    out = write_video_stream(tmp_path / "s.mp4", (frames[i : i + 7] for i in range(0, 20, 7)), 25, audio=audio)
+    back, fps = read_video(out)
+    assert back.shape == frames.shape and fps == 25
+    assert np.abs(back.astype(int) - frames).mean() < 6
+    assert abs(len(read_audio(out)) / 16000 - 0.8) < 0.06
+
+
+def test_stream_ffmpeg_failure_is_the_same_one_line_error(tmp_path, monkeypatch):
+    from actalker.errors import OutputError
+    from actalker.media.video import write_video_stream
+
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    clear = _fake_ffmpeg(tmp_path, monkeypatch, "cat > /dev/null\necho 'Conversion failed!' >&2\nexit 1\n")
+    try:
+        with pytest.raises(OutputError) as err:
+            write_video_stream(out_dir / "x.mp4", iter([_frames(3), _frames(3)]), 25)
+    finally:
+        clear()
+    _one_line(err, "could not write video", "x.mp4", "Conversion failed")
+    assert list(out_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("fault", [KeyboardInterrupt, RuntimeError])
+def test_stream_interrupted_between_chunks_leaves_the_old_file(tmp_path, fault):
+    """Ctrl-C (or a failing generator) after the first chunk was encoded: ffmpeg is stopped,
+    the temporary removed, the old file untouched."""
+    from actalker.media.video import write_video_stream
+
+    (tmp_path / "x.mp4").write_bytes(b"old video")
+
+    def chunks():
+        yield _frames(5)
+        raise fault("stop")
+
+    with pytest.raises(fault):
+        write_video_stream(tmp_path / "x.mp4", chunks(), 25)
+    assert [p.name for p in tmp_path.iterdir()] == ["x.mp4"]
+    assert (tmp_path / "x.mp4").read_bytes() == b"old video"
+
+
+def test_stream_chunk_of_another_size_is_one_line(tmp_path):
+    from actalker.errors import ShapeError
+    from actalker.media.video import write_video_stream
+
+    with pytest.raises(ShapeError) as err:
+        write_video_stream(tmp_path / "x.mp4", iter([_frames(3, 48, 64), _frames(3, 32, 64)]), 25)
+    _one_line(err, "every chunk", "(48, 64)", "(32, 64)")
+    assert list(tmp_path.iterdir()) == []
