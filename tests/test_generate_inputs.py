@@ -183,6 +183,11 @@ def test_domain_notice_compares_the_portrait_with_the_training_kind(synthetic): 
         domain_notice(synthetic_model, photo_like, "x")
     assert "looks like a flat-coloured drawing" in domain_notice({"kind": "real"}, drawn, "x")
     assert domain_notice(None, photo_like, "x") is None and domain_notice({"kind": "mixed"}, photo_like, "x") is None
+    from actalker.core.model_folder import read_index
+    from actalker.demo.model import DEMO_MODEL_DIR
+
+    shipped = read_index(DEMO_MODEL_DIR)["training_data"]  # the demo model knows it saw only the synthetic world
+    assert domain_notice(shipped, photo_like, "x") is not None and domain_notice(shipped, drawn, "x") is None
 
 
 def test_real_photo_to_a_synthetic_world_model_is_noticed(model_dir, synthetic, portrait_path,  # noqa: F811
@@ -198,4 +203,4 @@ def test_real_photo_to_a_synthetic_world_model_is_noticed(model_dir, synthetic, 
     assert rc == 0 and len(said) == 1 and matches_row("input-other-domain", said[0]), said
     rc = run_cli(["--model", model_dir, "--image", portrait_path, "--face-model", face_model_path, "--audio",
                   synthetic["speech"], "--frames", 2, "--out", tmp_path / "p.mp4"])
-    assert rc == 0 and _notices(capsys) == []  # no record (older folders, the shipped demo model): no notice
+    assert rc == 0 and _notices(capsys) == []  # no record (older model folders): no notice

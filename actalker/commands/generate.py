@@ -5,8 +5,11 @@
 
 Each installed modality with a ``cli_flag`` adds ``--<flag> PATH`` (e.g. the built-in audio
 modality adds ``--audio``); ``--signal NAME=PATH`` takes any branch or modality by name.
+The portrait is cut to the square around the face that training clips are cut to
+(actalker.media.portrait); several faces need ``--face-index N`` (0-based, from the left).
 Every input is checked before any work starts; a user mistake prints one line and writes
-nothing. The video is written atomically with the audio of the first signal file that has
+nothing. Inputs accepted but worth a word (signals cut to the shortest, silent audio, a gate
+above 1, a portrait unlike the model's training data) print one ``notice:`` line each. The video is written atomically with the audio of the first signal file that has
 an audio stream muxed in, and the resolved settings are saved beside it (OUT.json).
 """
 from __future__ import annotations
@@ -321,8 +324,9 @@ def _input_notices(args, pipe, inputs: dict[str, Path], gates: dict, image: np.n
 def _training_data(model: str) -> Optional[dict]:
     """What the model was trained on, as `actalker train` records it (None for older folders)."""
     from actalker.core.model_folder import read_index
+    from actalker.train.data_record import KEY
 
-    return read_index(Path(model).expanduser()).get("training_data")
+    return read_index(Path(model).expanduser()).get(KEY)
 
 
 def _length_notice(conditions: dict, fps: float) -> Optional[str]:

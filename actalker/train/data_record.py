@@ -4,7 +4,8 @@
     {"root", "kind": synthetic | real | mixed, "split", "clips", "identities",
      "size" (training frame side, px), "fps", "source_sizes" (clip frame sizes, HxW)}
 
-A model folder without it (older ones, the shipped demo model) gets no such notice.
+A model folder without it (older ones) gets no such notice. ``actalker.demo.model``'s export
+carries it over; the shipped demo model's was added by hand (issue 12; weights untouched).
 """
 from __future__ import annotations
 
