@@ -8,8 +8,11 @@ modality adds ``--audio``); ``--signal NAME=PATH`` takes any branch or modality 
 A gate is a constant (``--gate audio=1``) or keyframes over time, linearly interpolated
 per frame (``--gate "motion=0@0s,1@2s,0.3@4s"``, TIME in seconds or frames ``50f``), or a
 .json/.yaml file {branch: gate or schedule}; OUT.json records each schedule.
+The portrait is cut to the square around the face that training clips are cut to
+(actalker.media.portrait); several faces need ``--face-index N`` (0-based, from the left).
 Every input is checked before any work starts; a user mistake prints one line and writes
-nothing. The video is written atomically with the audio of the first signal file that has
+nothing. Inputs accepted but worth a word (signals cut to the shortest, silent audio, a gate
+above 1, a portrait unlike the model's training data) print one ``notice:`` line each. The video is written atomically with the audio of the first signal file that has
 an audio stream muxed in, and the resolved settings are saved beside it (OUT.json).
 """
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 from actalker.errors import ConfigError, InputError
 
 ON_SHORT = ("error", "pad", "loop")
+MAX_FACES = 6  # faces looked for in the portrait (one is chosen, see --face-index)
 
 
 def _installed_registry():
@@ -81,6 +85,8 @@ def register(subparsers) -> None:
     p.add_argument("--on-short", choices=ON_SHORT, default="error", help="a signal shorter than --frames: error, pad or loop")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override sampling.* or guidance.* (repeatable)")
     p.add_argument("--face-model", default=None, metavar="PATH", help="MediaPipe face_landmarker .task (default: $ACTALKER_FACE_MODEL)")
+    p.add_argument("--face-index", type=int, default=None, metavar="N",
+                   help="the face to animate when the image has several: 0, 1, ... numbered from the left")
     p.add_argument("--landmarks-from-clip", default=None, metavar="CLIP_DIR",
                    help="take the reference face's landmarks from a stored clip's first frame instead of detecting them")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
@@ -167,16 +173,22 @@ def _read_image(path: str) -> np.ndarray:
 
 
 def _reference_face(args, image: np.ndarray):
-    """(landmarks (1, 478, 3), boxes (1, 4)) normalised to the image."""
+    """(image, landmarks (1, 478, 3), boxes (1, 4), how it was framed): the detected face cut
+    to the training clips' square (actalker.media.portrait); a stored clip's frame and
+    landmarks are taken as they are (a clip is already framed)."""
     if args.landmarks_from_clip:
         from actalker.data.clip import Clip
 
         clip = Clip.read(args.landmarks_from_clip)
-        return np.asarray(clip.landmarks[:1], np.float32), np.asarray(clip.boxes[:1], np.float32)
+        lms, boxes = np.asarray(clip.landmarks[:1], np.float32), np.asarray(clip.boxes[:1], np.float32)
+        return image, lms, boxes, {"from_clip": str(args.landmarks_from_clip)}
     from actalker.media.face import FaceTracker
+    from actalker.media.portrait import frame_portrait
 
-    track = FaceTracker(args.face_model).detect_image(image, name=f"the image {args.image}")
-    return track.landmarks[:1], track.boxes[:1]
+    tracker = FaceTracker(args.face_model, max_faces=MAX_FACES)
+    framed = frame_portrait(image, tracker, f"the image {args.image}", args.face_index)
+    record = {"faces": framed.faces, "face_index": framed.face_index, "square_xy_side_px": list(framed.square)}
+    return framed.image, framed.landmarks, framed.boxes, record
 
 
 def _apply_overrides(pipe, items: list[str]):
@@ -242,6 +254,8 @@ def _check_args(args) -> Path:
         v = getattr(args, name)
         if v is not None and (v < 8 or v % 8):
             raise InputError(f"--{name} must be a positive multiple of 8, got {v}")
+    if args.face_index is not None and args.face_index < 0:
+        raise InputError(f"--face-index must be >= 0 (faces are numbered from 0, from the left), got {args.face_index}")
     if args.guidance_batch is not None and args.guidance_batch < 1:
         raise InputError(f"--guidance-batch must be >= 1, got {args.guidance_batch}")
     if args.fps is not None and not args.fps > 0:
@@ -279,7 +293,10 @@ def _check_controls(args, pipe, inputs: dict, gates: dict, scales: dict) -> None
 
 
 def _load_signals(args, pipe, inputs: dict[str, Path]) -> dict:
-    """branch -> features (F, *feat) from each branch's plugin ``load``."""
+    """branch -> features (F, *feat) from each branch's plugin ``load``; a signal too short
+    names the command-line options (not the Python API's ``on_short``)."""
+    from actalker.media.timing import ShortSignalError
+
     s = pipe.config.sampling
     fps = float(args.fps or s.fps)
     conditions = {}
@@ -289,8 +306,51 @@ def _load_signals(args, pipe, inputs: dict[str, Path]) -> dict:
         # A plugin that analyses faces (an options field `face_model`) gets --face-model too.
         if args.face_model and "face_model" in type(opts).model_fields and getattr(opts, "face_model") is None:
             opts = opts.model_copy(update={"face_model": args.face_model})
-        conditions[branch] = b.spec.load(path, args.frames or s.num_frames, fps, opts, args.on_short)
+        try:
+            conditions[branch] = b.spec.load(path, args.frames or s.num_frames, fps, opts, args.on_short)
+        except ShortSignalError as err:
+            raise err.spelled("--on-short {}", "ask for fewer frames (--frames)") from None
     return conditions
+
+
+def _input_notices(args, pipe, inputs: dict[str, Path], gates: dict, image: np.ndarray) -> None:
+    """One line each, before the work: a silent soundtrack, a gate above the trained range, a
+    portrait unlike the model's training data (docs/errors.md, notices)."""
+    import torch
+
+    from actalker.core.branches import gate_notice
+    from actalker.media.audio import read_audio, silence_notice
+    from actalker.media.portrait import domain_notice
+
+    for branch, path in inputs.items():
+        if pipe.branch(branch).modality == "audio":  # the built-in speech modality
+            _say(silence_notice(read_audio(path, 16000), f"the audio {path}"))
+    for name, g in gates.items():  # a constant or a schedule: its largest keyframe
+        top = max(k.value for k in g.keyframes) if hasattr(g, "keyframes") else g
+        _say(gate_notice(name, torch.as_tensor(top), "--gate"))
+    if not args.landmarks_from_clip:  # a stored clip's frame is training data's own kind
+        _say(domain_notice(_training_data(args.model), image, f"the image {args.image}"))
+
+
+def _training_data(model: str) -> Optional[dict]:
+    """What the model was trained on, as `actalker train` records it (None for older folders)."""
+    from actalker.core.model_folder import read_index
+    from actalker.train.data_record import KEY
+
+    return read_index(Path(model).expanduser()).get(KEY)
+
+
+def _length_notice(conditions: dict, fps: float) -> Optional[str]:
+    """With no length asked for, every signal is read whole and the video is as long as the
+    shortest: say so when they differ (which signal, how many frames and seconds each)."""
+    lengths = {name: int(c.shape[0]) for name, c in conditions.items()}
+    if len(set(lengths.values())) < 2:
+        return None
+    shortest = min(lengths, key=lengths.get)
+    each = ", ".join(f"{name} {n} frames ({n / fps:.2f} s)" for name, n in lengths.items())
+    return (f"the signals differ in length ({each}); the video is cut to the shortest, {shortest}: "
+            f"{lengths[shortest]} frames ({lengths[shortest] / fps:.2f} s at {fps:g} fps); "
+            "use --frames N with --on-short pad or loop for a longer one")
 
 
 def _settings_record(args, out: Path, inputs: dict, audio_from, result, pipe, device, seconds: float) -> dict:
@@ -322,6 +382,13 @@ def _settings_record(args, out: Path, inputs: dict, audio_from, result, pipe, de
         "seconds": round(seconds, 2),
         "torch": torch.__version__,
     }
+
+
+def _say(message: Optional[str]) -> None:
+    from actalker.utils.notices import notice
+
+    if message:
+        notice(message)
 
 
 def _write(out: Path, frames, fps: float, audio, settings: dict) -> None:
@@ -395,10 +462,12 @@ def run(args) -> int:
     _check_controls(args, pipe, inputs, gates, scales)
 
     _stage(args, t0, "reading the portrait and its face")
-    image = _read_image(args.image)
-    landmarks, boxes = _reference_face(args, image)
+    image, landmarks, boxes, framing = _reference_face(args, _read_image(args.image))
     _stage(args, t0, f"reading the signals ({', '.join(inputs)})")
     conditions = _load_signals(args, pipe, inputs)
+    _input_notices(args, pipe, inputs, gates, image)
+    if not (args.frames or pipe.config.sampling.num_frames):
+        _say(_length_notice(conditions, float(args.fps or pipe.config.sampling.fps)))
     kwargs = _call_kwargs(args, pipe, conditions, gates, scales)
     audio, audio_from = _first_audio(inputs)
     if args.stream:
@@ -410,7 +479,8 @@ def run(args) -> int:
         n, extra = len(result.frames), {}
         _stage(args, t0, "encoding the video")
     fps = result.settings.fps
-    record = {**_settings_record(args, out, inputs, audio_from, result, pipe, device, time.time() - t0), **extra}
+    record = {**_settings_record(args, out, inputs, audio_from, result, pipe, device, time.time() - t0), **extra,
+              "reference_framing": framing}
     _write(out, None if args.stream else result.frames, fps, audio, record)
     print(f"wrote {out} ({n} frames at {fps:g} fps{', audio from ' + audio_from if audio_from else ''})")
     return 0

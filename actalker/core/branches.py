@@ -122,6 +122,21 @@ def check_gate_values(name: str, gate: torch.Tensor, has_signal: bool, label: st
                          "(a gate > 0 opens a branch without a signal: give its input)")
 
 
+TRAINED_GATE_MAX = 1.0  # training opens a gate at 1 or closes it at 0 (actalker.train.conditioning)
+
+
+def gate_notice(name: str, gate: torch.Tensor, label: str = "gate") -> Optional[str]:
+    """A gate above the trained range is accepted (>= 0 is the rule) but said once: the
+    branch's effect is extrapolated. None for a gate within [0, 1]."""
+    import torch
+
+    top = float(torch.as_tensor(gate).max())
+    if top <= TRAINED_GATE_MAX:
+        return None
+    return (f"{label} of branch '{name}' reaches {top:g}, above {TRAINED_GATE_MAX:g}, the largest gate training "
+            "uses: its effect is extrapolated and may overshoot")
+
+
 def gate_or_default(branch: ControlBranch, gates: Mapping[str, Any], has_signal: bool) -> Any:
     """The caller's gate, else the default gate with a signal and 0 without one."""
     return gates.get(branch.name, branch.default_gate if has_signal else 0.0)
@@ -149,5 +164,5 @@ def face_region(branches: Sequence[ControlBranch], registry, configured: Optiona
     return "face" if "face" in registry.regions else None
 
 
-__all__ = ["ControlBranch", "branch_settings", "check_gate_names", "check_gate_values", "face_region",
-           "gate_or_default", "needed_regions", "resolve_branch", "resolve_branches"]
+__all__ = ["TRAINED_GATE_MAX", "ControlBranch", "branch_settings", "check_gate_names", "check_gate_values",
+           "face_region", "gate_notice", "gate_or_default", "needed_regions", "resolve_branch", "resolve_branches"]

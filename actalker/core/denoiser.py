@@ -358,9 +358,10 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
         # reaches the constructor through a subclass bound to it, not through a global.
         bound = type(cls.__name__, (cls,), {"__init__": _with_registry(cls.__init__, registry),
                                             "__module__": cls.__module__, "__qualname__": cls.__qualname__})
-        model = super(ACTalkerDenoiser, bound).from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        result = super(ACTalkerDenoiser, bound).from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        model = result[0] if isinstance(result, tuple) else result  # (model, loading info) if asked for
         model.__class__ = cls  # the bound subclass only carried the registry into __init__
-        return model
+        return result
 
     @classmethod
     def from_svd(cls, svd_path, branches: Optional[dict] = None, pcm: Optional[dict] = None, cond_dim: int = 64,

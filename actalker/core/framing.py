@@ -1,5 +1,8 @@
-"""The reference portrait at the output size: any image -> (1, 3, H, W) in [-1, 1], scaled
-to cover and centre cropped, with the crop so the face's landmarks and boxes follow it."""
+"""Framing, one owner for both ends: the square around the face that training clips are cut
+to (``face_square``, used by ``actalker preprocess`` and by ``actalker generate`` on a
+portrait), and the reference portrait at the output size (``fit_image``: any image ->
+(1, 3, H, W) in [-1, 1], scaled to cover and centre cropped, with the crop so the face's
+landmarks and boxes follow it)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -9,6 +12,36 @@ import torch
 import torch.nn.functional as F
 
 from actalker.errors import ShapeError
+
+
+FACE_MARGIN = 1.8  # the square's side = FACE_MARGIN x the face box's side (the training clips' framing)
+
+
+def face_square(boxes_px: np.ndarray, width: int, height: int, margin: float = FACE_MARGIN) -> tuple[float, float, float]:
+    """One square (x0, y0, side) in pixels around face boxes (N, 4) xyxy in pixels (one box
+    for a portrait, every frame's for a clip: no jitter): centred on the median box centre,
+    side = ``margin`` x the median box side, shrunk and shifted to stay inside the frame."""
+    boxes_px = np.asarray(boxes_px, np.float64).reshape(-1, 4)
+    centres = (boxes_px[:, :2] + boxes_px[:, 2:]) / 2
+    cx, cy = np.median(centres, axis=0)
+    side = float(min(margin * np.median(np.max(boxes_px[:, 2:] - boxes_px[:, :2], axis=1)), width, height))
+    x0 = float(np.clip(cx - side / 2, 0, width - side))
+    y0 = float(np.clip(cy - side / 2, 0, height - side))
+    return x0, y0, side
+
+
+def points_in_square(landmarks: np.ndarray, boxes: np.ndarray, square: Sequence[float], width: int,
+                     height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Landmarks (..., 3) and boxes (..., 4), normalised to a width x height image, re-expressed
+    in the square (x0, y0, side) of ``face_square`` (z scales like x, as MediaPipe's does)."""
+    x0, y0, side = square
+    lms = np.asarray(landmarks, np.float64).copy()
+    lms[..., 0] = (lms[..., 0] * width - x0) / side
+    lms[..., 1] = (lms[..., 1] * height - y0) / side
+    lms[..., 2] = lms[..., 2] * width / side
+    scale = np.array([width, height, width, height], np.float64)
+    out_boxes = (np.asarray(boxes, np.float64) * scale - np.array([x0, y0, x0, y0])) / side
+    return lms, out_boxes
 
 
 def image_to_tensor(image) -> torch.Tensor:
@@ -68,4 +101,5 @@ def crop_boxes(boxes: torch.Tensor, crop: Sequence[float]) -> torch.Tensor:
     return pts.reshape(boxes.shape).clamp(0, 1)
 
 
-__all__ = ["crop_boxes", "crop_points", "fit_image", "image_to_tensor"]
+__all__ = ["FACE_MARGIN", "crop_boxes", "crop_points", "face_square", "fit_image", "image_to_tensor",
+           "points_in_square"]

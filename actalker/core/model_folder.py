@@ -107,10 +107,49 @@ def load_components(path: Path, index: dict, registry, dtype: torch.dtype) -> di
             kwargs["registry"] = registry
         if name in ("denoiser", "vae"):
             kwargs["torch_dtype"] = dtype  # diffusers' way (casting after loading warns)
-        loaded[name] = klass.from_pretrained(sub, **kwargs)
+        loaded[name] = _load_component(klass, sub, kwargs, f"model folder {path}: {name}")
     if loaded.get("identity") is not None and isinstance(loaded["identity"], torch.nn.Module):
         loaded["identity"].to(dtype=dtype)
     return loaded
+
+
+def _load_component(klass, sub: Path, kwargs: dict, what: str):
+    """``klass.from_pretrained``; for a diffusers model, every tensor it needs must be in the
+    file: a missing one would otherwise stay random behind a library warning."""
+    from diffusers import ModelMixin
+    from diffusers.utils import logging as diffusers_logging
+
+    if not (isinstance(klass, type) and issubclass(klass, ModelMixin)):
+        return klass.from_pretrained(sub, **kwargs)
+    level = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()  # its "newly initialized" warning is replaced by the error below
+    try:
+        model, info = klass.from_pretrained(sub, output_loading_info=True, **kwargs)
+    finally:
+        diffusers_logging.set_verbosity(level)
+    check_loaded_tensors(info, what)
+    return model
+
+
+def tensor_groups(keys) -> str:
+    """'encoders.audio (10 tensors), guider.net (4 tensors)': keys grouped by their first two
+    parts (a branch's encoder, a PCM layer, a backbone block)."""
+    counts: dict[str, int] = {}
+    for key in sorted(keys):
+        group = ".".join(key.split(".")[:2])
+        counts[group] = counts.get(group, 0) + 1
+    return ", ".join(f"{g} ({n} tensor{'s' if n > 1 else ''})" for g, n in counts.items())
+
+
+def check_loaded_tensors(info: dict, what: str) -> None:
+    """One line when the weights file lacks tensors the model has, or holds ones it has not."""
+    missing, unexpected = info.get("missing_keys") or [], info.get("unexpected_keys") or []
+    if missing:
+        raise InputError(f"{what} weights lack {len(missing)} tensors the model needs: {tensor_groups(missing)}; "
+                         "the file is from another model or damaged")
+    if unexpected:
+        raise InputError(f"{what} weights hold {len(unexpected)} tensors the model does not have: "
+                         f"{tensor_groups(unexpected)}; the file is from another model (see its config.json)")
 
 
 def _class_path(obj) -> str:

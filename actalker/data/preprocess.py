@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from actalker.core.framing import FACE_MARGIN, face_square, points_in_square
 from actalker.data.clip import SAMPLE_RATE, write_clip
 from actalker.data.manifest import build_manifest
 from actalker.errors import InputError
@@ -34,7 +35,7 @@ class PreprocessOptions:
     size: int = 256
     min_frames: int = 25
     require_audio: bool = True
-    margin: float = 1.8        # crop side = margin x the median face-box side
+    margin: float = FACE_MARGIN  # crop side = margin x the median face-box side (actalker.core.framing)
     max_seconds: float | None = None
     layout: str = "folder"     # how the data set names identities (actalker.data.layouts)
 
@@ -67,14 +68,9 @@ def clip_name(video: Path, base: Path, layout: str = "folder") -> tuple[str, str
 
 
 def stable_crop(boxes_px: np.ndarray, width: int, height: int, margin: float) -> tuple[float, float, float]:
-    """One square crop for the whole clip (no jitter): centred on the median face-box centre,
-    side = margin x the median box side, shrunk and shifted to stay inside the frame."""
-    centres = (boxes_px[:, :2] + boxes_px[:, 2:]) / 2
-    cx, cy = np.median(centres, axis=0)
-    side = float(min(margin * np.median(np.max(boxes_px[:, 2:] - boxes_px[:, :2], axis=1)), width, height))
-    x0 = float(np.clip(cx - side / 2, 0, width - side))
-    y0 = float(np.clip(cy - side / 2, 0, height - side))
-    return x0, y0, side
+    """One square crop for the whole clip (no jitter); the rule is actalker.core.framing's
+    ``face_square``, which ``generate`` applies to a portrait too."""
+    return face_square(boxes_px, width, height, margin)
 
 
 def _crop_frames(frames: np.ndarray, x0: float, y0: float, side: float, size: int) -> np.ndarray:
@@ -127,11 +123,7 @@ def process_video(video: Path, base: Path, out: Path, tracker, opts: PreprocessO
     scale = np.array([w, h, w, h], np.float64)
     x0, y0, side = stable_crop(track.boxes[track.found] * scale, w, h, opts.margin)
     crop = _crop_frames(frames, x0, y0, side, opts.size)
-    lms = track.landmarks.astype(np.float64).copy()
-    lms[..., 0] = (lms[..., 0] * w - x0) / side
-    lms[..., 1] = (lms[..., 1] * h - y0) / side
-    lms[..., 2] = lms[..., 2] * w / side  # MediaPipe scales z like x (by the image width)
-    boxes = (track.boxes * scale - np.array([x0, y0, x0, y0])) / side
+    lms, boxes = points_in_square(track.landmarks, track.boxes, (x0, y0, side), w, h)
     write_clip(target, clip_id=cid, identity=identity, fps=opts.fps, frames=crop, landmarks=lms,
                boxes=np.clip(boxes, 0, 1), motion=motion_features(track), audio=audio, frames_format="mp4",
                extra={"source": {"kind": "real", "file": str(video), "src_fps": src_fps,

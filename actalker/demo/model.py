@@ -45,6 +45,7 @@ def export_demo_model(src, dst=None, half: bool = True) -> Path:
     if tmp.exists():
         shutil.rmtree(tmp)
     pipe.save_pretrained(tmp)
+    _carry_training_data(Path(src), tmp)
     size = folder_bytes(tmp)
     if size > MAX_BYTES:
         shutil.rmtree(tmp)
@@ -53,6 +54,14 @@ def export_demo_model(src, dst=None, half: bool = True) -> Path:
         shutil.rmtree(dst)
     tmp.rename(dst)
     return dst
+
+
+def _carry_training_data(src: Path, dst: Path) -> None:
+    """The source folder's record of its training data (actalker.train.data_record) goes along."""
+    from actalker.core.model_folder import read_index
+    from actalker.train.data_record import KEY, write_training_data
+
+    write_training_data(dst, read_index(src).get(KEY))
 
 
 if __name__ == "__main__":  # python -m actalker.demo.model SRC [DST]

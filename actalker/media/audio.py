@@ -45,3 +45,23 @@ def write_wav(path: str | os.PathLike, audio: np.ndarray, sr: int = 16000) -> Pa
             wav.setframerate(int(sr))
             wav.writeframes(pcm.tobytes())
     return out
+
+
+SILENT_DBFS = -60.0  # RMS over the whole file below this (dB relative to full scale) counts as silent
+
+
+def rms_dbfs(audio: np.ndarray) -> float:
+    """Root-mean-square level of float audio in [-1, 1], in dB of full scale (-inf for zeros)."""
+    audio = np.asarray(audio, np.float64)
+    rms = float(np.sqrt(np.mean(audio**2))) if audio.size else 0.0
+    return 20.0 * np.log10(rms) if rms > 0 else float("-inf")
+
+
+def silence_notice(audio: np.ndarray, name: str, sr: int = 16000) -> str | None:
+    """The notice for audio that is silent over its whole length, else None."""
+    level = rms_dbfs(audio)
+    if level >= SILENT_DBFS:
+        return None
+    shown = "-inf" if level == float("-inf") else f"{level:.0f}"
+    return (f"{name} is silent (RMS {shown} dBFS over {len(audio) / sr:.2f} s, below {SILENT_DBFS:g} dBFS): "
+            "the branch it drives has nothing to follow")

@@ -155,7 +155,24 @@ class FaceTracker:
         return _assemble(results)
 
     def detect_image(self, image: np.ndarray, name: str = "image") -> FaceTrack:
-        """Analyse one still image (H, W[, 3|4]) uint8; InputError naming ``name`` if no face."""
+        """Analyse one still image (H, W[, 3|4]) uint8; InputError naming ``name`` if no face.
+        With several faces the largest is returned (``num_faces`` counts them all)."""
+        track = _assemble([self._detect(image)])
+        if not track.found[0]:
+            raise InputError(f"no face found in {name}: expected a clearly visible, roughly frontal face")
+        return track
+
+    def detect_faces(self, image: np.ndarray, name: str = "image") -> list[FaceTrack]:
+        """Every face in one still image (up to ``max_faces``), one single-frame FaceTrack each,
+        ordered left to right (by the centre of the face box): index 0 is the leftmost face."""
+        result = self._detect(image)
+        faces = [_assemble([_one_face(result, k)]) for k in range(len(result.face_landmarks))]
+        if not faces:
+            raise InputError(f"no face found in {name}: expected a clearly visible, roughly frontal face")
+        return sorted(faces, key=lambda t: float(t.boxes[0, 0] + t.boxes[0, 2]))
+
+    def _detect(self, image: np.ndarray):
+        """MediaPipe's result for one still image (H, W[, 3|4]) uint8."""
         image = np.asarray(image)
         if image.ndim == 2:  # grayscale
             image = np.repeat(image[..., None], 3, -1)
@@ -164,11 +181,18 @@ class FaceTracker:
         frames = _check_frames(image[None])
         mp, landmarker = self._create(video=False)
         with landmarker, native_stderr_silenced():
-            result = landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frames[0])))
-        track = _assemble([result])
-        if not track.found[0]:
-            raise InputError(f"no face found in {name}: expected a clearly visible, roughly frontal face")
-        return track
+            return landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frames[0])))
+
+
+def _one_face(result, k: int):
+    """MediaPipe's result reduced to its face ``k`` (for ``_assemble``)."""
+    from types import SimpleNamespace
+
+    def pick(items):
+        return [items[k]] if items else items
+
+    return SimpleNamespace(face_landmarks=[result.face_landmarks[k]], face_blendshapes=pick(result.face_blendshapes),
+                           facial_transformation_matrixes=pick(result.facial_transformation_matrixes))
 
 
 def _check_frames(frames: np.ndarray) -> np.ndarray:

@@ -8,12 +8,28 @@ from actalker.errors import InputError
 ON_SHORT = ("error", "pad", "loop")
 
 
-def short_error(describe: str, pad_means: str = "repeat the last frame") -> InputError:
+PYTHON_SPELLING = ("on_short='{}'", "ask for fewer frames")
+
+
+class ShortSignalError(InputError):
+    """A signal shorter than the video. The message names the ways out as the caller spells
+    them: ``on_short='pad'`` for the Python API, ``--on-short pad`` on the command line."""
+
+    def __init__(self, describe: str, pad_means: str, spelling: tuple[str, str] = PYTHON_SPELLING):
+        self.describe, self.pad_means = describe, pad_means
+        option, fewer = spelling
+        super().__init__(f"{describe}; pass {option.format('pad')} ({pad_means}) or {option.format('loop')} "
+                         f"(repeat from the start), or {fewer}")
+
+    def spelled(self, option: str, fewer: str) -> "ShortSignalError":
+        """The same error with the options as a caller spells them, e.g. ("--on-short {}",
+        "ask for fewer frames (--frames)")."""
+        return ShortSignalError(self.describe, self.pad_means, (option, fewer))
+
+
+def short_error(describe: str, pad_means: str = "repeat the last frame") -> ShortSignalError:
     """The error for a signal shorter than the video, naming the two ways out."""
-    return InputError(
-        f"{describe}; pass on_short='pad' ({pad_means}) or on_short='loop' (repeat from the start), "
-        "or ask for fewer frames"
-    )
+    return ShortSignalError(describe, pad_means)
 
 
 def fit_length(x: np.ndarray, n: int, on_short: str, pad_value: float | None = None,

@@ -186,6 +186,10 @@ def _train(cfg, accelerator, resume, parts, resolved, progress, registry) -> Tra
     result.step = step
     if result.stopped_by is None:
         result.model_dir = _save_model(accelerator, pipe, run.model, run.ema, out)
+        if accelerator.is_main_process:
+            from actalker.train.data_record import training_data_record, write_training_data
+
+            write_training_data(result.model_dir, training_data_record(cfg.data))  # for generate's notices
     accelerator.wait_for_everyone()
     return result
 

@@ -57,6 +57,9 @@ def test_train_command_writes_a_loadable_model(world, tmp_path):
     assert yaml.safe_load((out / "config.yaml").read_text())["train"]["max_steps"] == 2
     pipe = ACTalkerPipeline.from_pretrained(out / "model")
     assert pipe.branch_names == ["audio", "motion"]
+    record = json.loads((out / "model" / "actalker_model.json").read_text())["training_data"]  # for generate's notices
+    assert record["kind"] == "synthetic" and record["root"] == str((root / "data").resolve())
+    assert record["size"] == SIZE and record["fps"] == 12.5 and 1 <= record["clips"] <= 6 and record["source_sizes"] == ["16x16"]
     # --resume after the end: nothing left to do, same model, exit 0
     assert main(["train", "--config", str(config), f"train.output_dir={out}", "--no-progress", "--resume"]) == 0
 
