@@ -43,6 +43,12 @@ def _signal_flags(reg=None) -> dict[str, str]:
     return {spec.cli_flag: name for name, spec in sorted(reg.modalities.items()) if spec.cli_flag}
 
 
+def _note_broken_plugins(parser, registry) -> None:
+    """`generate --help` says which installed plugins failed (their flags are missing)."""
+    for b in getattr(registry, "broken", []):
+        parser.epilog += f"\nBroken plugin '{b.name}' (its flags are missing): {b.reason}"
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "generate",
@@ -59,6 +65,7 @@ def register(subparsers) -> None:
     for flag, modality in flags.items():
         p.add_argument(f"--{flag}", dest=f"signal_flag__{flag}", metavar="PATH", help=f"input file of the '{modality}' signal")
     p.set_defaults(signal_flags=flags, registry=registry)
+    _note_broken_plugins(p, registry)
     p.add_argument("--signal", action="append", default=[], metavar="NAME=PATH", help="input file of a branch or modality (repeatable)")
     p.add_argument("--gate", action="append", default=[], metavar="NAME=G[,NAME=G]", help="gate per branch, e.g. audio=1,motion=0.5")
     p.add_argument("--scale", action="append", default=[], metavar="NAME=S[,NAME=S]", help="guidance scale per branch stage")

@@ -77,7 +77,7 @@ def load_metric_registry(plugins: Optional[str] = None, extra=()) -> MetricRegis
     reg = MetricRegistry()
     for spec in builtin_metrics():
         reg.add(spec, "builtin")
-    pm, _, _ = build_manager(plugins, extra)
+    pm = build_manager(plugins, extra).pm  # broken installed plugins are left out there
     for impl in pm.hook.register_metrics.get_hookimpls():
         owner = impl.plugin_name
         try:
