@@ -116,8 +116,8 @@ class SamplingConfig(Strict):
 
 class GuidanceConfig(Strict):
     reference_scale: float = Field(2.0, description="Scale of (reference - unconditional).")
-    order: list[str] = Field(default_factory=list, description="Branch order of the chained guidance; [] = config order.")
-    scales: dict[str, float] = Field(default_factory=dict, description="Scale per branch stage; missing = 1.0.")
+    order: list[str] = Field(default_factory=list, description="Branch order of the chained guidance; branches left out follow in config order (written back in full).")
+    scales: dict[str, float] = Field(default_factory=dict, description="Scale per branch stage; a branch left out gets 1.0 (written back in full).")
 
 
 class DataConfig(Strict):
@@ -186,8 +186,13 @@ def validate_config(raw: dict[str, Any]) -> Config:
     full dotted key and the closest valid one."""
     raw = {k: v for k, v in dict(raw).items() if k not in LEGACY_SECTIONS}
     try:
-        return Config.model_validate(raw)
+        cfg = Config.model_validate(raw)
     except Exception as err:
         if hasattr(err, "errors"):
             raise ConfigError(f"config: {describe_error(Config, err)}") from err
         raise
+    from actalker.core.guidance_order import complete_guidance  # local: avoids an import cycle
+
+    g = cfg.guidance
+    g.order, g.scales = complete_guidance(cfg.model.branches, g.order, g.scales)
+    return cfg
