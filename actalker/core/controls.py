@@ -16,13 +16,16 @@ import torch
 @runtime_checkable
 class ClipLike(Protocol):
     """What every clip shape offers (docs/CONTRACTS.md): per-frame face tracks aligned to
-    ``num_frames`` at ``fps``; ``path`` is the stored clip's folder (None when there is none)
-    and ``start`` the seconds from the stored clip's start to this clip's first frame. The
-    signal arrays a clip carries are the plugins' business (``ModalitySpec.from_clip``)."""
+    ``num_frames`` at ``fps``; ``path`` is the stored clip's folder (None when there is none),
+    ``start`` the seconds from the stored clip's start to this clip's first frame and
+    ``source_fps`` the stored clip's frame rate (a training window's ``fps`` is the training
+    rate). Field by field: docs/plugins.md, "The clip a from_clip gets". The signal arrays a
+    clip carries are the plugins' business (``ModalitySpec.from_clip``)."""
 
     id: str
     identity: str
     fps: float
+    source_fps: float
     num_frames: int
     landmarks: Any
     boxes: Any
