@@ -31,7 +31,7 @@ def read_frame_csv(path: str | Path, columns: Sequence[str], what: str = "file",
     interpolated. Any problem is an ``InputError`` naming ``what`` and the file.
     """
     path = Path(path)
-    need = ", ".join(("frame", *columns))
+    need = ",".join(("frame", *columns))
     try:
         with path.open(newline="") as f:
             rows = list(csv.DictReader(f))
@@ -41,7 +41,7 @@ def read_frame_csv(path: str | Path, columns: Sequence[str], what: str = "file",
         raise InputError(f"{what} {path}: expected a CSV with columns {need} ({type(err).__name__}: {err})") from err
     bad_range = value_range is not None and not np.all((values >= value_range[0]) & (values <= value_range[1]))
     if len(frames) == 0 or frames.min() < 0 or not np.isfinite(values).all() or bad_range:
-        limits = f" and values in [{value_range[0]:g}, {value_range[1]:g}]" if value_range else ""
+        limits = f" and {'/'.join(columns)} in [{value_range[0]:g}, {value_range[1]:g}]" if value_range else ""
         raise InputError(f"{what} {path}: expected rows with frame >= 0{limits}")
     order = np.argsort(frames, kind="stable")
     grid = np.arange(frames.max() + 1)
