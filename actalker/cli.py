@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "preprocess",
     "train",
     "train_vae",
+    "data",
     "eval",
     "sweep",
 )

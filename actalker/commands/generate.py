@@ -277,6 +277,8 @@ def _check_controls(args, pipe, inputs: dict, gates: dict, scales: dict) -> None
 
 def _load_signals(args, pipe, inputs: dict[str, Path]) -> dict:
     """branch -> features (F, *feat) from each branch's plugin ``load``."""
+    from actalker.plugins.calls import call_plugin
+
     s = pipe.config.sampling
     fps = float(args.fps or s.fps)
     conditions = {}
@@ -286,7 +288,8 @@ def _load_signals(args, pipe, inputs: dict[str, Path]) -> dict:
         # A plugin that analyses faces (an options field `face_model`) gets --face-model too.
         if args.face_model and "face_model" in type(opts).model_fields and getattr(opts, "face_model") is None:
             opts = opts.model_copy(update={"face_model": args.face_model})
-        conditions[branch] = b.spec.load(path, args.frames or s.num_frames, fps, opts, args.on_short)
+        conditions[branch] = call_plugin(b, "load", b.spec.load, path, args.frames or s.num_frames, fps, opts,
+                                         args.on_short, on=f"file {path}")
     return conditions
 
 

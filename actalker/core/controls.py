@@ -41,9 +41,15 @@ class ClipLike(Protocol):
 def conditions_from_clip(branches: Iterable[Any], clip: ClipLike,
                          num_frames: Optional[int] = None) -> dict[str, torch.Tensor]:
     """Branch -> float32 features (F, *feature_shape) from each branch's plugin, cut to
-    ``num_frames`` (default: the clip's)."""
+    ``num_frames`` (default: the clip's). A plugin's failure, a wrong shape or a non-finite
+    value is a one-line error naming the branch, its plugin and the clip."""
+    from actalker.plugins.calls import call_plugin, check_features
+
     n = clip.num_frames if num_frames is None else int(num_frames)
-    return {b.name: torch.as_tensor(b.spec.from_clip(clip, b.options)).float()[:n] for b in branches}
+    on = f"clip {getattr(clip, 'id', '?')}"
+    return {b.name: check_features(b, call_plugin(b, "from_clip", b.spec.from_clip, clip, b.options, on=on), n,
+                                   "from_clip", on)
+            for b in branches}
 
 
 def _reference_face(landmarks, boxes) -> tuple[Optional[torch.Tensor], torch.Tensor]:

@@ -155,6 +155,7 @@ class TrainConfig(Strict):
     p_std: float = Field(1.6, gt=0, description="Log-normal sigma sampling std (SVD: 1.6).")
     noise_aug_mean: float = Field(-3.0, description="Log-normal mean of the reference frame's noise augmentation.")
     noise_aug_std: float = Field(0.5, ge=0, description="Log-normal std of the reference noise augmentation (0 = fixed).")
+    check_data: bool = Field(True, description="Before step 1, make every branch's features from every training clip (missing per-clip data fails now).")
     checkpoint_every: int = Field(100, ge=1)
     validate_every: int = Field(0, ge=0, description="0 = no validation videos.")
     keep_checkpoints: int = Field(3, ge=0, description="Newest checkpoints kept; 0 = keep all.")

@@ -6,6 +6,7 @@ declaration names the plugin that made it.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from pydantic import BaseModel
 
 from actalker.errors import PluginError
 from actalker.plugins.manager import DISABLE_VAR, ENV_VAR, BrokenPlugin, LoadedPlugin, build_manager
-from actalker.plugins.spec import ModalitySpec, PluginInfo, RegionSpec
+from actalker.plugins.spec import ControlTarget, ModalitySpec, PluginInfo, RegionSpec
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 FLAG_RE = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -103,6 +104,8 @@ def _check_modality(spec: Any, plugin: str, regions: dict[str, RegionSpec]) -> N
     gate = spec.default_gate
     if isinstance(gate, bool) or not isinstance(gate, (int, float)) or not math.isfinite(gate) or gate < 0:
         raise PluginError(f"{where} has default_gate {gate!r}; expected a finite number >= 0")
+    if not isinstance(spec.drives, tuple) or not all(isinstance(t, ControlTarget) for t in spec.drives):
+        raise PluginError(f"{where} has drives {spec.drives!r}; expected a tuple of ControlTarget")
     if spec.cli_flag is not None and (not isinstance(spec.cli_flag, str) or not FLAG_RE.match(spec.cli_flag)):
         raise PluginError(f"{where} has cli_flag {spec.cli_flag!r}; expected lowercase letters, digits and '-'")
 
@@ -115,11 +118,9 @@ def _call_hook(pm, hook_name: str, loaded: list[LoadedPlugin], make_register: Ca
     built-in's or an explicitly passed module's is raised."""
     by_obj = {id(p.obj): p for p in loaded}
     order = {p.name: i for i, p in enumerate(loaded)}
-    impls = getattr(pm.hook, hook_name).get_hookimpls()  # pluggy: last registered first
-    for impl in sorted(impls, key=lambda i: order[by_obj[id(i.plugin)].name]):
+    impls = [i for i in getattr(pm.hook, hook_name).get_hookimpls() if id(i.plugin) in by_obj]  # not broken
+    for impl in sorted(impls, key=lambda i: order[by_obj[id(i.plugin)].name]):  # pluggy: last registered first
         plugin = by_obj[id(impl.plugin)]
-        if plugin not in loaded:  # broken by an earlier hook
-            continue
         kwargs = {"register": make_register(plugin.name)}
         try:
             try:
@@ -159,6 +160,8 @@ def load_registry(
                 del reg.owners[key]
                 {"modality": reg.modalities, "region": reg.regions}.get(kind, {}).pop(name, None)
         loaded.remove(plugin)
+        if pm.is_registered(plugin.obj):
+            pm.unregister(plugin.obj)
         reg.broken.append(BrokenPlugin(plugin.name, plugin.version, plugin.source, str(err)))
 
     def claim(kind: str, name: str, plugin: str) -> None:
@@ -181,7 +184,7 @@ def load_registry(
             claim("modality", spec.name, plugin)
             if spec.cli_flag:
                 claim("cli flag", spec.cli_flag, plugin)
-            reg.modalities[spec.name] = spec
+            reg.modalities[spec.name] = dataclasses.replace(spec, plugin=plugin)
         return register
 
     # Regions first: modalities name their default regions, which must already exist.

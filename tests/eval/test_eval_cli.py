@@ -19,7 +19,7 @@ from actalker.eval.runner import evaluate_control
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth")
     assert main(["synth", "--out", str(root), "--clips", "3", "--frames", "40", "--size", "64",
-                 "--speech", "syllables", "--quiet"]) == 0
+                 "--speech", "syllables", "--prompts", "--quiet"]) == 0
     return root
 
 
@@ -64,11 +64,16 @@ def test_estimator_through_a_vae_reads_what_the_vae_lets_through(data, tmp_path,
 class FakePipe:
     """Duck-types what evaluate_control uses: returns the clip's frames, or frame 0 frozen."""
 
-    def __init__(self, clips, frozen=False):
+    def __init__(self, clips, frozen=False, branches=("audio", "motion")):
+        from actalker.plugins import load_registry
+
         self.by_ref = {c.frames(0, 1)[0].tobytes(): c for c in clips}
         self.frozen = frozen
         self.config = SimpleNamespace(sampling=SimpleNamespace(height=64, width=64))
-        self.branches, self.branch_names = [], []
+        reg = load_registry()
+        self.branches = [SimpleNamespace(name=b, spec=reg.modality(b), options=reg.modality(b).parse_options({}))
+                         for b in branches]
+        self.branch_names = list(branches)
 
     def __call__(self, image, conditions, num_frames, **kw):
         frames = self.by_ref[np.asarray(image).tobytes()].frames()[:num_frames]
@@ -82,6 +87,25 @@ def test_evaluate_control_perfect_and_frozen_generator(data):
     assert good["mouth_audio"]["mean"] > 0.8 and good["mouth_truth"]["mean"] > 0.9
     frozen = evaluate_control(FakePipe(clips, frozen=True), clips, gates, log=None)["settings"][0]["metrics"]
     assert frozen["mouth_audio"]["mean"] == 0.0 and frozen["eyes_motion"]["mean"] == 0.0
+
+
+def test_evaluate_control_measures_any_branch(data):
+    """An audio + text model (text: a plugin driving the eyes) is scored on its own
+    branches: eyes~text and its leakage into the mouth, and nothing about motion."""
+    pytest.importorskip("actalker_text")
+    from actalker.eval.runner import default_gate_text, markdown_table, parse_gate_settings
+
+    clips = [Clip.read(data / e["path"]) for e in load_manifest(data)["clips"]]
+    gates = parse_gate_settings(default_gate_text(["audio", "text"]), ["audio", "text"])
+    assert [g for g in gates] == [{"audio": 1, "text": 1}, {"audio": 1, "text": 0}, {"audio": 0, "text": 1}]
+    res = evaluate_control(FakePipe(clips, branches=("audio", "text")), clips, gates[:1], log=None)
+    m = res["settings"][0]["metrics"]
+    assert {"mouth_audio", "mouth_truth", "leak_eyes_audio", "eyes_text", "eyes_truth", "leak_mouth_text"} <= set(m)
+    assert not any("motion" in k or "driver" in k for k in m)
+    assert m["eyes_text"]["mean"] > 0.5 and m["eyes_truth"]["mean"] > 0.9 and "chance" in m["leak_mouth_text"]
+    assert "eyes~text" in markdown_table(res) and "|mouth~text|" in markdown_table(res)
+    frozen = evaluate_control(FakePipe(clips, frozen=True, branches=("audio", "text")), clips, gates[:1], log=None)
+    assert frozen["settings"][0]["metrics"]["eyes_text"]["mean"] == 0.0
 
 
 def test_estimator_vae_decodes_as_the_model_folder_says(tmp_path):

@@ -46,6 +46,8 @@ def test_import_failure_is_listed_and_the_rest_loads(monkeypatch):
     (plugin_module("clash_mod", [toy_spec("audio")]), "modality 'audio' is declared by both plugin 'audio' and plugin 'gaze'"),
     (plugin_module("typo_mod", register_modalitys=lambda register: None), "implements an unknown hook"),
     (plugin_module("bad_mod", [toy_spec("gaze", default_region="nose")]), "default_region 'nose'"),
+    (plugin_module("region_boom", [toy_spec("gaze")], register_regions=lambda register: register(3)),
+     "passed int to register_regions"),  # fails in the first hook: its modalities are never asked for
 ])
 def test_faulty_plugin_is_dropped_whole(monkeypatch, module, match):
     add_entry_points(monkeypatch, FakeEntryPoint("gaze", obj=module))

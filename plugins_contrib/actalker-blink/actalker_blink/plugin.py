@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from actalker.errors import InputError
 from actalker.media.timing import fit_length
-from actalker.plugins import ModalitySpec, hookimpl
+from actalker.plugins import ControlTarget, ModalitySpec, hookimpl
 from actalker.plugins.helpers import PerFrameMLP, read_frame_csv
 
 
@@ -78,6 +78,7 @@ BLINK = ModalitySpec(
     default_gate=1.0,
     cli_flag="blink",
     description="Eye closure per frame (CSV frame,closure in [0, 1]) steering the eyes.",
+    drives=(ControlTarget("eyes", truth="eye_open"),),  # what `actalker eval control` scores
 )
 
 

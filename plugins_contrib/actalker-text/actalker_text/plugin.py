@@ -13,7 +13,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from actalker.media.timing import fit_length
-from actalker.plugins import ModalitySpec, hookimpl
+from actalker.plugins import ControlTarget, ModalitySpec, hookimpl
 from actalker.plugins.helpers import PerFrameMLP, clip_times, side_file
 from actalker_text.encoding import encode_prompts, model_width
 from actalker_text.spans import CLIP_FILE, prompts_at, read_spans, spans_duration
@@ -99,6 +99,7 @@ TEXT = ModalitySpec(
     default_gate=1.0,
     cli_flag="text",
     description="Text prompts per time span (JSON spans in seconds) steering the upper face.",
+    drives=(ControlTarget("eyes", truth="eye_open", track=eye_track),),  # what `actalker eval control` scores
 )
 
 
