@@ -57,6 +57,27 @@ def setting_name(gates: dict[str, float]) -> str:
     return ",".join(f"{k}={v:g}" for k, v in gates.items())
 
 
+def plugin_measures(branches, frames, landmarks, boxes) -> dict:
+    """Measures the branches drive beyond mouth and eyes, from plugins' ``MeasureSpec``s
+    (``register_metrics``); an unknown one is an error naming the branch."""
+    from actalker.eval.registry import BUILTIN_MEASURES
+
+    wanted = {t.measure: b.name for b in branches for t in b.spec.drives
+              if t.measure is not None and t.measure not in BUILTIN_MEASURES}
+    if not wanted:
+        return {}
+    from actalker.eval.registry import load_metric_registry
+
+    measures = load_metric_registry().measures
+    out = {}
+    for name, branch in wanted.items():
+        if name not in measures:
+            raise InputError(f"branch '{branch}' drives measure '{name}', which no plugin registers "
+                             f"(known: {', '.join([*BUILTIN_MEASURES, *measures])})")
+        out[name] = np.asarray(measures[name].measure(frames, landmarks, boxes), np.float64)
+    return out
+
+
 def clip_signals(branches, clip, num_frames: int) -> list[Signal]:
     """Each branch's declared targets (``ModalitySpec.drives``) as tracks of ``clip``."""
     out = []
@@ -131,7 +152,7 @@ def evaluate_control(pipe, clips, settings: list[dict[str, float]], num_frames: 
             n = min(clip.num_frames, num_frames or clip.num_frames)
             frames, lm, bx = generate_clip(pipe, clip, gates, n, steps, seed + i)
             o = measure_openness(frames, lm, bx, registry=getattr(pipe, "registry", None))  # stand-ins have none
-            measured = {"mouth": o.mouth, "eyes": o.eyes}
+            measured = {"mouth": o.mouth, "eyes": o.eyes, **plugin_measures(pipe.branches, frames, lm, bx)}
             signals = clip_signals(pipe.branches, clip, n)
             row = score_clip(measured, signals, {k: np.asarray(v)[:n] for k, v in clip.truth.items()})
             rows.append({"clip": clip.id, **row})

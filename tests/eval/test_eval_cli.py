@@ -70,9 +70,9 @@ class FakePipe:
         self.by_ref = {c.frames(0, 1)[0].tobytes(): c for c in clips}
         self.frozen = frozen
         self.config = SimpleNamespace(sampling=SimpleNamespace(height=64, width=64))
-        reg = load_registry()
-        self.branches = [SimpleNamespace(name=b, spec=reg.modality(b), options=reg.modality(b).parse_options({}))
-                         for b in branches]
+        from actalker.core.branches import resolve_branches
+
+        self.branches = list(resolve_branches({b: {} for b in branches}, load_registry()).values())
         self.branch_names = list(branches)
 
     def __call__(self, image, conditions, num_frames, **kw):
@@ -116,3 +116,25 @@ def test_estimator_vae_decodes_as_the_model_folder_says(tmp_path):
     assert _decode_settings(tmp_path) == (defaults.decode_chunk, defaults.decode_overlap)
     (tmp_path / "config.yaml").write_text("sampling:\n  decode_chunk: 2\n  decode_overlap: 0\n  steps: 3\n")
     assert _decode_settings(tmp_path) == (2, 0)
+
+
+def test_a_plugin_branch_with_its_own_measure(data, monkeypatch):
+    """A plugin declares a measure (register_metrics) and a modality driving it: scored with
+    the same rule, and leakage of the other branches into it too."""
+    from actalker.eval.registry import MeasureSpec
+    from actalker.plugins import ControlTarget
+    from tests.plugins.fake_entry_points import FakeEntryPoint, add_entry_points
+    from tests.plugins.helpers import plugin_module, toy_spec
+
+    spec = toy_spec("browsy", default_region="face", drives=(ControlTarget("brows", truth="brow_raise"),))
+    brow_pixels = lambda frames, lm, bx: frames[:, 20, 32].mean(-1).astype(float)  # noqa: E731
+    mod = plugin_module("browsy_mod", [spec], register_metrics=lambda register: register(MeasureSpec("brows", brow_pixels)))
+    add_entry_points(monkeypatch, FakeEntryPoint("browsy", obj=mod))
+    clips = [Clip.read(data / e["path"]) for e in load_manifest(data)["clips"]]
+    res = evaluate_control(FakePipe(clips, branches=("audio", "browsy")), clips, [{"audio": 1, "browsy": 1}], log=None)
+    m = res["settings"][0]["metrics"]
+    assert {"brows_browsy", "brows_truth", "leak_mouth_browsy", "leak_eyes_browsy", "leak_brows_audio", "brows_std"} <= set(m)
+    spec2 = toy_spec("nosy", drives=(ControlTarget("nose"),))
+    add_entry_points(monkeypatch, FakeEntryPoint("nosy", obj=plugin_module("nosy_mod", [spec2])))
+    with pytest.raises(Exception, match="branch 'nosy' drives measure 'nose', which no plugin registers"):
+        evaluate_control(FakePipe(clips, branches=("nosy",)), clips, [{"nosy": 1}], log=None)
