@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from actalker.errors import ConfigError
 from actalker.plugins.validation import describe_error
@@ -172,6 +172,15 @@ class Config(Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     seed: int = Field(0, description="Global seed.")
 
+    @model_validator(mode="after")
+    def _explicit_guidance(self) -> "Config":
+        """Every branch in guidance.order and with a scale, however the config was built."""
+        from actalker.core.guidance_order import complete_guidance  # local: avoids an import cycle
+
+        g = self.guidance
+        g.order, g.scales = complete_guidance(self.model.branches, g.order, g.scales)
+        return self
+
 
 # Model folders saved before the unused `eval` section was removed still carry it.
 LEGACY_SECTIONS = ("eval",)
@@ -192,8 +201,4 @@ def validate_config(raw: dict[str, Any]) -> Config:
         if hasattr(err, "errors"):
             raise ConfigError(f"config: {describe_error(Config, err)}") from err
         raise
-    from actalker.core.guidance_order import complete_guidance  # local: avoids an import cycle
-
-    g = cfg.guidance
-    g.order, g.scales = complete_guidance(cfg.model.branches, g.order, g.scales)
     return cfg
