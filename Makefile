@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # Extra pip arguments, e.g. TORCH_INDEX="--extra-index-url https://download.pytorch.org/whl/cpu"
 TORCH_INDEX ?=
-CONTRIB := plugins_contrib/actalker-eeg plugins_contrib/actalker-headpose plugins_contrib/actalker-blink
+CONTRIB := plugins_contrib/actalker-eeg plugins_contrib/actalker-headpose plugins_contrib/actalker-blink plugins_contrib/actalker-text
 STAMP := $(VENV)/.installed
 
 .PHONY: demo demo-model test test-slow bench install clean-venv

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "preprocess",
     "train",
     "train_vae",
+    "data",
     "eval",
     "sweep",
 )
@@ -41,9 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def broken_plugins_note() -> str:
+    """"; broken plugin(s): ..." when an installed plugin failed to load (a flag it would
+    add is then unrecognized), else ""."""
+    try:
+        from actalker.plugins import load_registry
+
+        broken = load_registry().broken
+    except Exception:  # noqa: BLE001 -- only a hint on an error path
+        return ""
+    return "".join(f"; plugin '{b.name}' is broken: {b.reason}" for b in broken)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}{broken_plugins_note()}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 1

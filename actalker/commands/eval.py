@@ -3,10 +3,11 @@
     actalker eval estimator --data DATA [--clips N] [--split all] [--out report.json]
         how well the pixel openness estimator reads rendered clips with ground truth
     actalker eval control --model DIR --data DATA [--clips 20] [--split test]
-                          [--gates "audio=1,motion=1;audio=1,motion=0;audio=0,motion=1"]
+                          [--gates "audio=1,text=1;audio=1,text=0;audio=0,text=1"]
                           [--steps N] [--frames N] --out results.json
         generate each clip at each gate setting, measure mouth and eyes, and report
-        following (r with the own signal) and leakage (|r| with the other signal), mean
+        following (r with the own signal) and leakage (|r| with the other signals) for
+        every branch of the model (what each modality drives: ModalitySpec.drives), mean
         and 95% bootstrap CI over clips; a Markdown table, JSON and a plot (OUT.png)
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from actalker.errors import InputError
 
-DEFAULT_GATES = "audio=1,motion=1;audio=1,motion=0;audio=0,motion=1"
+DEFAULT_GATES = "every branch open, then each branch alone (audio=1,motion=1;audio=1,motion=0;audio=0,motion=1 for the demo model)"
 
 
 def register(subparsers) -> None:
@@ -43,7 +44,7 @@ def register(subparsers) -> None:
     c.add_argument("--data", required=True, type=Path, help="data folder with held-out clips (actalker synth)")
     c.add_argument("--clips", type=int, default=20, help="number of clips (default 20)")
     c.add_argument("--split", default="test", help="which split's clips (default test: unseen identities)")
-    c.add_argument("--gates", default=DEFAULT_GATES, help=f"gate settings, ';'-separated (default {DEFAULT_GATES!r})")
+    c.add_argument("--gates", default=None, help=f"gate settings, ';'-separated (default: {DEFAULT_GATES})")
     c.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's)")
     c.add_argument("--frames", type=int, default=None, help="frames per clip (default: the whole clip)")
     c.add_argument("--seed", type=int, default=0)
@@ -122,11 +123,10 @@ def _load_vae(path: Path):
 
 
 def run_control(args) -> int:
-    import numpy as np
-
     from actalker.core.pipeline import ACTalkerPipeline
     from actalker.eval.plots import plot_tracks
-    from actalker.eval.runner import evaluate_control, markdown_table, parse_gate_settings
+    from actalker.eval.runner import (default_gate_text, evaluate_control, markdown_table, parse_gate_settings,
+                                      plot_panels, saved_tracks)
     from actalker.eval.validate import estimator_report
 
     if args.out.suffix.lower() != ".json":
@@ -138,22 +138,17 @@ def run_control(args) -> int:
     clips = _clips(args.data, args.split, args.clips)
     pipe = ACTalkerPipeline.from_pretrained(args.model, device=args.device)
     pipe.progress = False
-    settings = parse_gate_settings(args.gates, pipe.branch_names)
+    settings = parse_gate_settings(args.gates or default_gate_text(pipe.branch_names), pipe.branch_names)
     result = evaluate_control(pipe, clips, settings, args.frames, args.steps, args.seed)
     table = markdown_table(result)
     print(table)
     est = None
     if all({"mouth_open", "eye_open"} <= set(c.truth) for c in clips):
         est = estimator_report(clips)["summary"]  # the ruler's own accuracy on these clips
-    panels = []
-    for s in result["settings"]:
-        t = s["tracks"][0]
-        panels.append({"title": f"{s['name']}: mouth", "lines": {"measured mouth": t["mouth"], "audio envelope": t["audio_env"]}})
-        panels.append({"title": f"{s['name']}: eyes", "lines": {"measured eyes": t["eyes"], "motion eye track": t["motion_eye"]}})
+    panels = [p for s in result["settings"] for p in plot_panels(s)]
     plot = plot_tracks(args.out.with_suffix(".png"), panels, clips[0].fps, title=f"clip {clips[0].id}")
     for s in result["settings"]:
-        s["tracks"] = [{k: np.asarray(v).round(5).tolist() for k, v in t.items() if k != "truth" and v is not None}
-                       for t in s.pop("tracks")]
+        s["tracks"] = [saved_tracks(t) for t in s.pop("tracks")]
     _write_json(args.out, {"model": str(args.model), "data": str(args.data), "split": args.split,
                            "clips": [c.id for c in clips], "steps": args.steps, "frames": args.frames, "seed": args.seed,
                            "estimator": est, "table": table, **result})

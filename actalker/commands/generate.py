@@ -52,6 +52,12 @@ def _signal_flags(reg=None) -> dict[str, str]:
     return {spec.cli_flag: name for name, spec in sorted(reg.modalities.items()) if spec.cli_flag}
 
 
+def _note_broken_plugins(parser, registry) -> None:
+    """`generate --help` says which installed plugins failed (their flags are missing)."""
+    for b in getattr(registry, "broken", []):
+        parser.epilog += f"\nBroken plugin '{b.name}' (its flags are missing): {b.reason}"
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "generate",
@@ -68,6 +74,7 @@ def register(subparsers) -> None:
     for flag, modality in flags.items():
         p.add_argument(f"--{flag}", dest=f"signal_flag__{flag}", metavar="PATH", help=f"input file of the '{modality}' signal")
     p.set_defaults(signal_flags=flags, registry=registry)
+    _note_broken_plugins(p, registry)
     p.add_argument("--signal", action="append", default=[], metavar="NAME=PATH", help="input file of a branch or modality (repeatable)")
     p.add_argument("--gate", action="append", default=[], metavar="NAME=G[@T,...]|FILE",
                    help="gate per branch: audio=1,motion=0.5; keyframes over time motion=0@0s,1@2s,0.3@4s "
@@ -293,9 +300,17 @@ def _check_controls(args, pipe, inputs: dict, gates: dict, scales: dict) -> None
 
 
 def _load_signals(args, pipe, inputs: dict[str, Path]) -> dict:
-    """branch -> features (F, *feat) from each branch's plugin ``load``; a signal too short
-    names the command-line options (not the Python API's ``on_short``)."""
+    """branch -> features (F, *feat) from each branch's plugin ``load`` (failures name the
+    plugin and branch); a signal too short names the command-line options (not the Python
+    API's ``on_short``)."""
     from actalker.media.timing import ShortSignalError
+    from actalker.plugins.calls import call_plugin
+
+    def load(spec, *a):
+        try:
+            return spec.load(*a)
+        except ShortSignalError as err:
+            raise err.spelled("--on-short {}", "ask for fewer frames (--frames)") from None
 
     s = pipe.config.sampling
     fps = float(args.fps or s.fps)
@@ -306,10 +321,8 @@ def _load_signals(args, pipe, inputs: dict[str, Path]) -> dict:
         # A plugin that analyses faces (an options field `face_model`) gets --face-model too.
         if args.face_model and "face_model" in type(opts).model_fields and getattr(opts, "face_model") is None:
             opts = opts.model_copy(update={"face_model": args.face_model})
-        try:
-            conditions[branch] = b.spec.load(path, args.frames or s.num_frames, fps, opts, args.on_short)
-        except ShortSignalError as err:
-            raise err.spelled("--on-short {}", "ask for fewer frames (--frames)") from None
+        conditions[branch] = call_plugin(b, "load", load, b.spec, path, args.frames or s.num_frames, fps, opts,
+                                         args.on_short, on=f"file {path}")
     return conditions
 
 

@@ -2,7 +2,9 @@
 the hooks they implement and the modalities and regions they add.
 
 ``ACTALKER_PLUGINS`` selects which plugins load (see docs/plugins.md); installed entry
-points it leaves out are listed as not loaded.
+points it leaves out are listed as not loaded. An installed plugin that fails is listed as
+BROKEN with its one-line reason (the others work); ``ACTALKER_DISABLE_PLUGINS`` switches
+plugins off by name.
 """
 from __future__ import annotations
 
@@ -36,7 +38,21 @@ def collect() -> dict:
             for m in info.modalities
         }
         plugins.append(item)
-    return {"plugins": plugins, "not_loaded": list(reg.not_loaded)}
+    return {"plugins": plugins, "not_loaded": list(reg.not_loaded), **problem_rows(reg)}
+
+
+def problem_rows(reg) -> dict:
+    """The installed plugins that are not working: broken (with the one-line reason) and
+    switched off by ACTALKER_DISABLE_PLUGINS."""
+    broken = [{"name": b.name, "version": b.version, "source": b.source, "reason": b.reason} for b in reg.broken]
+    return {"broken": broken, "disabled": list(reg.disabled)}
+
+
+def format_problems(data: dict) -> list[str]:
+    lines = [f"{b['name']} {b['version']}  ({b['source']})  BROKEN: {b['reason']}" for b in data.get("broken", [])]
+    if data.get("disabled"):
+        lines.append(f"switched off (ACTALKER_DISABLE_PLUGINS): {', '.join(data['disabled'])}")
+    return lines
 
 
 def format_table(data: dict) -> str:
@@ -51,6 +67,7 @@ def format_table(data: dict) -> str:
             lines.append(f"  regions:    {', '.join(p['regions'])}")
     if data["not_loaded"]:
         lines.append(f"not loaded (ACTALKER_PLUGINS): {', '.join(data['not_loaded'])}")
+    lines += format_problems(data)
     return "\n".join(lines)
 
 

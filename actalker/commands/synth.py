@@ -17,6 +17,8 @@ def register(subparsers) -> None:
     p.add_argument("--clips-per-identity", type=int, default=1, help="Clips sharing one identity.")
     p.add_argument("--speech", choices=("auto", "espeak", "syllables"), default="auto",
                    help="Speech source: espeak-ng when installed (auto), or the synthetic syllable signal.")
+    p.add_argument("--prompts", action="store_true",
+                   help="Also write prompts.json per clip: text spans describing brows and eyes (the text plugin's input).")
     p.add_argument("--contact-sheet", type=Path, default=None, help="Also write a PNG of a few clips with region masks.")
     p.add_argument("--quiet", action="store_true", help="No progress bar.")
     p.set_defaults(func=run)
@@ -41,7 +43,8 @@ def run(args) -> int:
     paths = []
     for i in tqdm(range(args.clips), desc="synth", unit="clip", disable=args.quiet):
         clip = write_synthetic_clip(args.out, args.seed, i, num_frames=args.frames, size=args.size, fps=args.fps,
-                                    clips_per_identity=args.clips_per_identity, speech_source=args.speech)
+                                    clips_per_identity=args.clips_per_identity, speech_source=args.speech,
+                                    prompts=args.prompts)
         paths.append(clip.path)
     m = build_manifest(args.out)
     print(f"wrote {args.clips} clips to {args.out} ({', '.join(f'{s}: {len(v)} identities' for s, v in m['splits'].items())})")

@@ -16,13 +16,16 @@ import torch
 @runtime_checkable
 class ClipLike(Protocol):
     """What every clip shape offers (docs/CONTRACTS.md): per-frame face tracks aligned to
-    ``num_frames`` at ``fps``; ``path`` is the stored clip's folder (None when there is none)
-    and ``start`` the seconds from the stored clip's start to this clip's first frame. The
-    signal arrays a clip carries are the plugins' business (``ModalitySpec.from_clip``)."""
+    ``num_frames`` at ``fps``; ``path`` is the stored clip's folder (None when there is none),
+    ``start`` the seconds from the stored clip's start to this clip's first frame and
+    ``source_fps`` the stored clip's frame rate (a training window's ``fps`` is the training
+    rate). Field by field: docs/plugins.md, "The clip a from_clip gets". The signal arrays a
+    clip carries are the plugins' business (``ModalitySpec.from_clip``)."""
 
     id: str
     identity: str
     fps: float
+    source_fps: float
     num_frames: int
     landmarks: Any
     boxes: Any
@@ -38,9 +41,15 @@ class ClipLike(Protocol):
 def conditions_from_clip(branches: Iterable[Any], clip: ClipLike,
                          num_frames: Optional[int] = None) -> dict[str, torch.Tensor]:
     """Branch -> float32 features (F, *feature_shape) from each branch's plugin, cut to
-    ``num_frames`` (default: the clip's)."""
+    ``num_frames`` (default: the clip's). A plugin's failure, a wrong shape or a non-finite
+    value is a one-line error naming the branch, its plugin and the clip."""
+    from actalker.plugins.calls import call_plugin, check_features
+
     n = clip.num_frames if num_frames is None else int(num_frames)
-    return {b.name: torch.as_tensor(b.spec.from_clip(clip, b.options)).float()[:n] for b in branches}
+    on = f"clip {getattr(clip, 'id', '?')}"
+    return {b.name: check_features(b, call_plugin(b, "from_clip", b.spec.from_clip, clip, b.options, on=on), n,
+                                   "from_clip", on)
+            for b in branches}
 
 
 def _reference_face(landmarks, boxes) -> tuple[Optional[torch.Tensor], torch.Tensor]:

@@ -108,6 +108,15 @@ def _grid(size: int, steps: int) -> int:
     return size
 
 
+def _encoder(branch, cond_dim: int) -> nn.Module:
+    """The branch plugin's encoder, its output shape checked now (not at the first forward)."""
+    from actalker.plugins.calls import call_plugin, check_encoder
+
+    enc = call_plugin(branch, "build_encoder", branch.spec.build_encoder, branch.options, cond_dim)
+    check_encoder(branch, enc, cond_dim)
+    return enc
+
+
 class ACTalkerDenoiser(ModelMixin, ConfigMixin):
     _supports_gradient_checkpointing = True
     ignore_for_config = ["registry"]
@@ -150,7 +159,7 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
     # ---- construction -------------------------------------------------------------------
     def _build_branches(self, branches: Mapping, registry, required: dict, cond_dim: int):
         self._branches = resolve_branches(branches, registry, required)
-        self.encoders = nn.ModuleDict({n: b.spec.build_encoder(b.options, cond_dim) for n, b in self._branches.items()})
+        self.encoders = nn.ModuleDict({n: _encoder(b, cond_dim) for n, b in self._branches.items()})
         resolved = {n: b.saved() for n, b in self._branches.items()}
         packages = {b.modality: required.get(b.modality) or _package_of(registry, b.modality)
                     for b in self._branches.values()}

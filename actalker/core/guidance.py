@@ -21,6 +21,7 @@ from typing import Iterable, Mapping, Sequence
 
 import torch
 
+from actalker.core.guidance_order import DEFAULT_BRANCH_SCALE, complete_guidance, resolve_order
 from actalker.errors import ConfigError
 
 
@@ -53,18 +54,6 @@ class GuidancePlan:
             term = pred.float() * p.coefficient if p.coefficient != 1.0 else pred.float()
             out = term if out is None else out + term
         return out.to(predictions[0].dtype)
-
-
-def resolve_order(branches: Iterable[str], order: Sequence[str] = ()) -> tuple[str, ...]:
-    """The chain order: ``order`` first (every name must be a branch), then the other branches."""
-    branches = list(branches)
-    for name in order:
-        if name not in branches:
-            known = ", ".join(branches) or "none"
-            raise ConfigError(f"guidance.order names branch '{name}', which the model lacks (branches: {known})")
-    if len(set(order)) != len(order):
-        raise ConfigError(f"guidance.order lists a branch twice: {list(order)}")
-    return tuple(order) + tuple(b for b in branches if b not in order)
 
 
 def plan_guidance(
@@ -121,4 +110,5 @@ def chained_guidance(
     return out
 
 
-__all__ = ["GuidancePass", "GuidancePlan", "chained_guidance", "plan_guidance", "resolve_order"]
+__all__ = ["DEFAULT_BRANCH_SCALE", "GuidancePass", "GuidancePlan", "chained_guidance", "complete_guidance",
+           "plan_guidance", "resolve_order"]

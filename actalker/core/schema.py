@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from actalker.errors import ConfigError
 from actalker.plugins.validation import describe_error
@@ -116,8 +116,8 @@ class SamplingConfig(Strict):
 
 class GuidanceConfig(Strict):
     reference_scale: float = Field(2.0, description="Scale of (reference - unconditional).")
-    order: list[str] = Field(default_factory=list, description="Branch order of the chained guidance; [] = config order.")
-    scales: dict[str, float] = Field(default_factory=dict, description="Scale per branch stage; missing = 1.0.")
+    order: list[str] = Field(default_factory=list, description="Branch order of the chained guidance; branches left out follow in config order (written back in full).")
+    scales: dict[str, float] = Field(default_factory=dict, description="Scale per branch stage; a branch left out gets 1.0 (written back in full).")
 
 
 class DataConfig(Strict):
@@ -155,6 +155,7 @@ class TrainConfig(Strict):
     p_std: float = Field(1.6, gt=0, description="Log-normal sigma sampling std (SVD: 1.6).")
     noise_aug_mean: float = Field(-3.0, description="Log-normal mean of the reference frame's noise augmentation.")
     noise_aug_std: float = Field(0.5, ge=0, description="Log-normal std of the reference noise augmentation (0 = fixed).")
+    check_data: bool = Field(True, description="Before step 1, make every branch's features from every training clip (missing per-clip data fails now).")
     checkpoint_every: int = Field(100, ge=1)
     validate_every: int = Field(0, ge=0, description="0 = no validation videos.")
     keep_checkpoints: int = Field(3, ge=0, description="Newest checkpoints kept; 0 = keep all.")
@@ -171,6 +172,15 @@ class Config(Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     seed: int = Field(0, description="Global seed.")
 
+    @model_validator(mode="after")
+    def _explicit_guidance(self) -> "Config":
+        """Every branch in guidance.order and with a scale, however the config was built."""
+        from actalker.core.guidance_order import complete_guidance  # local: avoids an import cycle
+
+        g = self.guidance
+        g.order, g.scales = complete_guidance(self.model.branches, g.order, g.scales)
+        return self
+
 
 # Model folders saved before the unused `eval` section was removed still carry it.
 LEGACY_SECTIONS = ("eval",)
@@ -186,8 +196,9 @@ def validate_config(raw: dict[str, Any]) -> Config:
     full dotted key and the closest valid one."""
     raw = {k: v for k, v in dict(raw).items() if k not in LEGACY_SECTIONS}
     try:
-        return Config.model_validate(raw)
+        cfg = Config.model_validate(raw)
     except Exception as err:
         if hasattr(err, "errors"):
             raise ConfigError(f"config: {describe_error(Config, err)}") from err
         raise
+    return cfg

@@ -88,6 +88,7 @@ class Clip:
     id = property(lambda self: self.meta["id"])
     identity = property(lambda self: self.meta["identity"])
     fps = property(lambda self: float(self.meta["fps"]))
+    source_fps = property(lambda self: float(self.meta["fps"]))  # a whole stored clip runs at its stored rate
     num_frames = property(lambda self: int(self.meta["num_frames"]))
     height = property(lambda self: int(self.meta["height"]))
     width = property(lambda self: int(self.meta["width"]))

@@ -28,7 +28,8 @@ class ClipDataset(torch.utils.data.Dataset):
     """Items: ``frames`` (F, 3, H, W) float in [-1, 1], ``landmarks`` (F, 478, 3), ``boxes``
     (F, 4), ``motion`` (F, 58), ``audio`` (round(F / fps * 16000),) samples covering the window
     (zero-padded past the end; the key is absent for clips without audio), ``truth``
-    {name: (F,)} ({} for real clips), ``clip_id`` and ``start`` (seconds).
+    {name: (F,)} ({} for real clips), ``clip_id``, ``identity``, ``clip_path``, ``source_fps``
+    (the stored clip's frame rate; frames here are at ``fps``) and ``start`` (seconds).
 
     ``reference="random"`` adds ``reference`` (3, H, W), ``reference_landmarks`` (1, 478, 3)
     and ``reference_boxes`` (1, 4): one frame drawn uniformly from the WHOLE clip, not the
@@ -92,6 +93,8 @@ class ClipDataset(torch.utils.data.Dataset):
             "motion": torch.from_numpy(np.array(clip.motion[idx], np.float32)),
             "truth": {k: torch.from_numpy(v[idx]) for k, v in clip.truth.items()},
             "clip_id": clip.id,
+            "identity": clip.identity,
+            "source_fps": float(src_fps),
             "clip_path": str(clip.path),
             "start": float(start),
         }

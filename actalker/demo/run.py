@@ -66,6 +66,10 @@ class DemoClip:
     path: Optional[Path] = None
     start: float = 0.0
 
+    @property
+    def source_fps(self) -> float:  # nothing stored: the inputs run at the output rate
+        return float(self.fps)
+
     def frames(self, start: int = 0, stop: Optional[int] = None) -> np.ndarray:
         return np.asarray(self.video[start:stop])
 

@@ -1,10 +1,13 @@
 """Control metrics of one generated clip, and their aggregate over clips.
 
-Following: Pearson r between the measured openness and the signal that should drive it
-(mouth vs the driving audio's envelope, eyes vs the motion track's eye openness, and each
-vs the ground truth when the clip has one). Leakage: |r| of a part against the OTHER
-signal (mouth vs the motion eye track, mouth vs the driver's own mouth carried in the motion
-features (jawOpen), eyes vs the audio envelope). Independent smooth
+Every modality declares what it drives (``ModalitySpec.drives``: a region measure of the
+generated frames, the ground-truth track of synthetic clips, its own signal track);
+``score_clip`` turns that into metrics for any set of branches. Following: Pearson r
+between a measure and the signal that should drive it (built-in: mouth_audio, eyes_motion;
+a plugin branch ``text`` driving the eyes: eyes_text), and against the ground truth
+(mouth_truth, eyes_truth). Leakage: |r| of every other measure against that signal
+(leak_eyes_audio, leak_mouth_motion, leak_mouth_driver -- the driver's own mouth carried
+in the motion features -- and leak_mouth_text ...). Independent smooth
 50-frame tracks correlate by chance, so the aggregate also gives the chance level of each
 leakage (the same |r| with the signal of another clip).
 
@@ -13,6 +16,7 @@ so a frozen face cannot drop out of the mean.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -71,33 +75,62 @@ def motion_mouth_track(motion: np.ndarray) -> np.ndarray:
     return _motion_columns(motion, ("jawOpen",))[:, 0]
 
 
+@dataclass(frozen=True)
+class Signal:
+    """One control track of a clip: ``branch``'s signal ``name`` that should drive ``measure``
+    (None: a probe that should drive nothing), with the clip's truth track name."""
+
+    branch: str
+    name: str
+    measure: Optional[str]
+    track: Optional[np.ndarray]
+    truth: Optional[str] = None
+
+
+def score_clip(measured: dict, signals: list[Signal], truth: Optional[dict] = None) -> dict:
+    """Metrics of one clip, for any branches (the one rule every caller uses).
+
+    ``measured``: measure name -> track (F,) of the generated frames. For each signal with a
+    track: following ``<measure>_<name>`` = r(measure, track); leakage
+    ``leak_<m>_<name>`` = |r(m, track)| for every measured ``m`` its branch does not drive.
+    With the clip's truth track: ``<measure>_truth``. Always ``<m>_std`` and ``frames``.
+    """
+    measured = {k: np.asarray(v, np.float64) for k, v in measured.items()}
+    n = len(next(iter(measured.values())))
+    truth = truth or {}
+    out = {"frames": n, **{f"{m}_std": float(v.std()) for m, v in measured.items()}}
+    driven: dict[str, set] = {}
+    for s in signals:
+        if s.measure is not None:
+            driven.setdefault(s.branch, set()).add(s.measure)
+    for s in signals:
+        if s.measure is not None and s.measure not in measured:
+            raise ShapeError(f"branch '{s.branch}' drives measure '{s.measure}', which is not measured ({', '.join(measured)})")
+        if s.measure is not None and s.truth and truth.get(s.truth) is not None:
+            out[f"{s.measure}_truth"] = pearson(measured[s.measure], np.asarray(truth[s.truth], np.float64)[:n])
+        if s.track is None:
+            continue
+        track = np.asarray(s.track, np.float64)[:n]
+        if s.measure is not None:
+            out[f"{s.measure}_{s.name}"] = pearson(measured[s.measure], track)
+        for m in measured:
+            if m not in driven.get(s.branch, ()):
+                out[f"leak_{m}_{s.name}"] = abs(pearson(measured[m], track))
+    return out
+
+
+def builtin_signals(audio_env=None, motion_eye=None, motion_mouth=None) -> list[Signal]:
+    """The audio and motion signals as ``Signal``s (tests, stand-ins)."""
+    return [Signal("audio", "audio", "mouth", audio_env, "mouth_open"),
+            Signal("motion", "motion", "eyes", motion_eye, "eye_open"),
+            Signal("motion", "driver", None, motion_mouth)]
+
+
 def clip_metrics(mouth, eyes, audio_env=None, motion_eye=None, truth: Optional[dict] = None,
                  motion_mouth=None) -> dict:
-    """Metrics of one clip from its measured tracks (F,) and driving signals (F,) or None.
-
-    Keys present only when their inputs are: mouth_audio, eyes_motion, mouth_truth,
-    eyes_truth, leak_mouth_motion, leak_mouth_driver, leak_eyes_audio; always mouth_std,
-    eyes_std, frames.
-    """
-    mouth, eyes = np.asarray(mouth, np.float64), np.asarray(eyes, np.float64)
-    n = len(mouth)
-    cut = lambda x: None if x is None else np.asarray(x, np.float64)[:n]  # noqa: E731
-    audio_env, motion_eye, motion_mouth = cut(audio_env), cut(motion_eye), cut(motion_mouth)
-    truth = truth or {}
-    out = {"frames": n, "mouth_std": float(mouth.std()), "eyes_std": float(eyes.std())}
-    if audio_env is not None:
-        out["mouth_audio"] = pearson(mouth, audio_env)
-        out["leak_eyes_audio"] = abs(pearson(eyes, audio_env))
-    if motion_eye is not None:
-        out["eyes_motion"] = pearson(eyes, motion_eye)
-        out["leak_mouth_motion"] = abs(pearson(mouth, motion_eye))
-    if motion_mouth is not None:
-        out["leak_mouth_driver"] = abs(pearson(mouth, motion_mouth))
-    if truth.get("mouth_open") is not None:
-        out["mouth_truth"] = pearson(mouth, cut(truth["mouth_open"]))
-    if truth.get("eye_open") is not None:
-        out["eyes_truth"] = pearson(eyes, cut(truth["eye_open"]))
-    return out
+    """``score_clip`` for the built-in pair: mouth_audio, eyes_motion, mouth_truth, eyes_truth,
+    leak_mouth_motion, leak_mouth_driver, leak_eyes_audio (each only when its inputs are)."""
+    return score_clip({"mouth": mouth, "eyes": eyes}, builtin_signals(audio_env, motion_eye, motion_mouth), truth)
 
 
 def bootstrap_ci(values, level: float = 0.95, n: int = BOOTSTRAP, seed: int = 0) -> tuple[float, float]:
@@ -111,32 +144,37 @@ def bootstrap_ci(values, level: float = 0.95, n: int = BOOTSTRAP, seed: int = 0)
 
 
 def chance_leakage(tracks: list[dict]) -> dict:
-    """Mean |r| of each clip's measured part against the other signal of the NEXT clip
-    (cyclically): what the leakage numbers read when nothing leaks."""
-    out = {}
+    """Mean |r| of each clip's measured part against the same signal of the NEXT clip
+    (cyclically): what the leakage numbers read when nothing leaks.
+
+    ``tracks`` per clip: ``measured`` {measure: (F,)} and ``signals`` [Signal]."""
+    vals: dict[str, list[float]] = {}
     if len(tracks) < 2:
-        return out
-    pairs = {"leak_mouth_motion": ("mouth", "motion_eye"), "leak_mouth_driver": ("mouth", "motion_mouth"),
-             "leak_eyes_audio": ("eyes", "audio_env")}
-    for key, (part, signal) in pairs.items():
-        vals = []
-        for i, t in enumerate(tracks):
-            other = tracks[(i + 1) % len(tracks)].get(signal)
-            if other is None or t.get(signal) is None:
-                continue
-            m = min(len(t[part]), len(other))
-            vals.append(abs(pearson(t[part][:m], other[:m])))
-        if vals:
-            out[key] = float(np.mean(vals))
-    return out
+        return {}
+    for i, t in enumerate(tracks):
+        nxt = tracks[(i + 1) % len(tracks)]
+        other = {s.name: s.track for s in nxt["signals"]}
+        row = score_clip(t["measured"], [Signal(s.branch, s.name, s.measure, other.get(s.name)) for s in t["signals"]])
+        for key, v in row.items():
+            if key.startswith("leak_"):
+                vals.setdefault(key, []).append(v)
+    return {k: float(np.mean(v)) for k, v in vals.items()}
+
+
+def metric_keys(rows: list[dict]) -> list[str]:
+    """Control metrics present in ``rows``: the built-in names first, then following, then leakage."""
+    keys = {k for r in rows for k in r if k not in ("frames", "clip") and not k.endswith("_std")}
+    rest = sorted(keys - set(FOLLOW + LEAK), key=lambda k: (k.startswith("leak_"), k))
+    return [k for k in FOLLOW + LEAK if k in keys] + rest
 
 
 def aggregate(rows: list[dict], tracks: Optional[list[dict]] = None, level: float = 0.95) -> dict:
     """name -> {mean, lo, hi, n} over clips (bootstrap CI of the mean); with ``tracks``
-    (per clip: mouth, eyes, audio_env, motion_eye, motion_mouth) leakage metrics get a ``chance`` level."""
+    (per clip: ``measured`` and ``signals``) leakage metrics get a ``chance`` level."""
     chance = chance_leakage(tracks or [])
     out = {}
-    for key in FOLLOW + LEAK + ("mouth_std", "eyes_std"):
+    stds = sorted({k for r in rows for k in r if k.endswith("_std")})
+    for key in metric_keys(rows) + stds:
         vals = [r[key] for r in rows if key in r and np.isfinite(r[key])]
         if not vals:
             continue

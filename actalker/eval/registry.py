@@ -12,6 +12,7 @@ Plugins add metrics with the ``register_metrics`` hook (actalker/plugins/hookspe
     @hookimpl
     def register_metrics(register):
         register(MetricSpec(name="blink_rate", needs=("driving",), compute=my_fn))
+        register(MeasureSpec(name="brows", measure=brow_height))  # for `actalker eval control`
 
 A duplicate name is an error naming both owners.
 """
@@ -35,14 +36,33 @@ class MetricSpec:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class MeasureSpec:
+    """A region measure of generated frames for `actalker eval control`: ``measure(frames
+    uint8 (F, H, W, 3), landmarks (1, 478, 3) of the reference face, boxes (1, 4)) -> (F,)``.
+    A modality names it in ``ControlTarget(measure=...)``; built in: mouth, eyes."""
+
+    name: str
+    measure: Callable[[Any, Any, Any], Any]
+    description: str = ""
+
+
+BUILTIN_MEASURES = ("mouth", "eyes")  # the openness estimator's (actalker.eval.openness)
+
+
 @dataclass
 class MetricRegistry:
     metrics: dict[str, MetricSpec] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)
+    measures: dict[str, MeasureSpec] = field(default_factory=dict)
 
     def add(self, spec: Any, owner: str) -> None:
+        if isinstance(spec, MeasureSpec):
+            self._add_measure(spec, owner)
+            return
         if not isinstance(spec, MetricSpec):
-            raise PluginError(f"plugin '{owner}' registered {type(spec).__name__}, expected actalker.eval.registry.MetricSpec")
+            raise PluginError(f"plugin '{owner}' registered {type(spec).__name__}, expected actalker.eval.registry.MetricSpec "
+                              "or MeasureSpec")
         if not spec.name or not str(spec.name).isidentifier():
             raise PluginError(f"plugin '{owner}': metric name {spec.name!r} must be a Python identifier")
         if spec.name in self.metrics:
@@ -53,6 +73,16 @@ class MetricRegistry:
                               f"known: {', '.join(INPUTS + WEIGHT_OPTIONS)}")
         self.metrics[spec.name] = spec
         self.owners[spec.name] = owner
+
+
+    def _add_measure(self, spec: MeasureSpec, owner: str) -> None:
+        if not str(spec.name).isidentifier() or spec.name in BUILTIN_MEASURES or spec.name in self.measures:
+            raise PluginError(f"plugin '{owner}': measure name {spec.name!r} must be a new Python identifier "
+                              f"(taken: {', '.join([*BUILTIN_MEASURES, *self.measures])})")
+        if not callable(spec.measure):
+            raise PluginError(f"plugin '{owner}': measure '{spec.name}' is not callable")
+        self.measures[spec.name] = spec
+        self.owners[f"measure:{spec.name}"] = owner
 
 
 def builtin_metrics() -> list[MetricSpec]:
@@ -77,7 +107,7 @@ def load_metric_registry(plugins: Optional[str] = None, extra=()) -> MetricRegis
     reg = MetricRegistry()
     for spec in builtin_metrics():
         reg.add(spec, "builtin")
-    pm, _, _ = build_manager(plugins, extra)
+    pm = build_manager(plugins, extra).pm  # broken installed plugins are left out there
     for impl in pm.hook.register_metrics.get_hookimpls():
         owner = impl.plugin_name
         try:

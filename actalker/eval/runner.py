@@ -3,8 +3,9 @@
 For each clip and gate setting the pipeline gets the clip's first frame as the reference
 portrait, every branch's features from the clip (the plugin's ``from_clip``) and the
 reference face's landmarks (first frame, static). The generated frames are measured with
-the openness estimator (colours and alignment from the generated first frame) and scored
-against the clip's own driving audio, motion track and ground truth.
+the openness estimator (mouth and eyes; colours and alignment from the generated first
+frame) and scored against what each of the model's branches declares it drives
+(``ModalitySpec.drives``: its own signal track and the ground truth), for any branches.
 """
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from typing import Optional
 import numpy as np
 
 from actalker.errors import InputError
-from actalker.eval.control import (FOLLOW, LEAK, aggregate, audio_envelope, clip_metrics, motion_eye_track,
-                                   motion_mouth_track)
+from actalker.eval.control import Signal, aggregate, metric_keys, score_clip
 from actalker.eval.openness import measure_openness
 
 LABELS = {"mouth_audio": "mouth~audio", "eyes_motion": "eyes~motion", "leak_mouth_motion": "|mouth~motion|",
@@ -45,19 +45,80 @@ def parse_gate_settings(text: str, branches: list[str]) -> list[dict[str, float]
     return out
 
 
+def default_gate_text(branches: list[str]) -> str:
+    """Every branch open, then each branch alone (one setting when there is one branch)."""
+    settings = [",".join(f"{b}=1" for b in branches)]
+    if len(branches) > 1:
+        settings += [",".join(f"{b}={int(b == alone)}" for b in branches) for alone in branches]
+    return ";".join(settings)
+
+
 def setting_name(gates: dict[str, float]) -> str:
     return ",".join(f"{k}={v:g}" for k, v in gates.items())
 
 
-def clip_tracks(clip, num_frames: int) -> dict:
-    """The driving signals of a clip as per-frame tracks (None where the clip lacks one)."""
-    audio = clip.audio
-    return {
-        "audio_env": None if audio is None else audio_envelope(audio, clip.fps, num_frames),
-        "motion_eye": motion_eye_track(np.asarray(clip.motion))[:num_frames],
-        "motion_mouth": motion_mouth_track(np.asarray(clip.motion))[:num_frames],
-        "truth": {k: np.asarray(v)[:num_frames] for k, v in clip.truth.items()},
-    }
+def plugin_measures(branches, frames, landmarks, boxes) -> dict:
+    """Measures the branches drive beyond mouth and eyes, from plugins' ``MeasureSpec``s
+    (``register_metrics``); an unknown one is an error naming the branch."""
+    from actalker.eval.registry import BUILTIN_MEASURES
+
+    wanted = {t.measure: b.name for b in branches for t in b.spec.drives
+              if t.measure is not None and t.measure not in BUILTIN_MEASURES}
+    if not wanted:
+        return {}
+    from actalker.eval.registry import load_metric_registry
+
+    measures = load_metric_registry().measures
+    out = {}
+    for name, branch in wanted.items():
+        if name not in measures:
+            raise InputError(f"branch '{branch}' drives measure '{name}', which no plugin registers "
+                             f"(known: {', '.join([*BUILTIN_MEASURES, *measures])})")
+        out[name] = np.asarray(measures[name].measure(frames, landmarks, boxes), np.float64)
+    return out
+
+
+def clip_signals(branches, clip, num_frames: int) -> list[Signal]:
+    """Each branch's declared targets (``ModalitySpec.drives``) as tracks of ``clip``."""
+    out = []
+    for b in branches:
+        for t in b.spec.drives:
+            track = t.track(clip, num_frames) if t.track is not None else clip.truth.get(t.truth)
+            track = None if track is None else np.asarray(track, np.float64)[:num_frames]
+            out.append(Signal(b.name, t.name or b.name, t.measure, track, t.truth))
+    return out
+
+
+# Saved track names of the built-in signals (results JSONs and actalker.demo.report read them).
+SAVED_TRACK_KEYS = {"audio": "audio_env", "motion": "motion_eye", "driver": "motion_mouth"}
+
+
+def saved_tracks(t: dict) -> dict:
+    """One clip's tracks for the results JSON: each measure, then each signal's track."""
+    out = {m: np.asarray(v).round(5).tolist() for m, v in t["measured"].items()}
+    for s in t["signals"]:
+        if s.track is not None:
+            out[SAVED_TRACK_KEYS.get(s.name, s.name)] = np.asarray(s.track).round(5).tolist()
+    return out
+
+
+def plot_panels(setting: dict) -> list[dict]:
+    """Panels of the first clip: each measure a branch drives, with that branch's track."""
+    t = setting["tracks"][0]
+    return [{"title": f"{setting['name']}: {s.measure}",
+             "lines": {f"measured {s.measure}": t["measured"][s.measure], f"{s.name} track": s.track}}
+            for s in t["signals"] if s.measure is not None and s.track is not None]
+
+
+def label(key: str) -> str:
+    """Table label of a metric: mouth~audio, |eyes~audio|, ..."""
+    if key in LABELS:
+        return LABELS[key]
+    if key.startswith("leak_"):
+        measure, _, name = key[5:].partition("_")
+        return f"|{measure}~{name}|"
+    measure, _, name = key.partition("_")
+    return f"{measure}~{name}"
 
 
 def generate_clip(pipe, clip, gates: dict[str, float], num_frames: int, steps: Optional[int], seed: int):
@@ -91,13 +152,13 @@ def evaluate_control(pipe, clips, settings: list[dict[str, float]], num_frames: 
             n = min(clip.num_frames, num_frames or clip.num_frames)
             frames, lm, bx = generate_clip(pipe, clip, gates, n, steps, seed + i)
             o = measure_openness(frames, lm, bx, registry=getattr(pipe, "registry", None))  # stand-ins have none
-            t = clip_tracks(clip, n)
-            row = clip_metrics(o.mouth, o.eyes, t["audio_env"], t["motion_eye"], t["truth"], t["motion_mouth"])
+            measured = {"mouth": o.mouth, "eyes": o.eyes, **plugin_measures(pipe.branches, frames, lm, bx)}
+            signals = clip_signals(pipe.branches, clip, n)
+            row = score_clip(measured, signals, {k: np.asarray(v)[:n] for k, v in clip.truth.items()})
             rows.append({"clip": clip.id, **row})
-            tracks.append({"mouth": o.mouth, "eyes": o.eyes, **t})
+            tracks.append({"measured": measured, "signals": signals})
             if log:
-                log(f"[{setting_name(gates)}] {clip.id}: " + ", ".join(
-                    f"{LABELS[k]} {row[k]:+.2f}" for k in FOLLOW + LEAK if k in row))
+                log(f"[{setting_name(gates)}] {clip.id}: " + ", ".join(f"{label(k)} {row[k]:+.2f}" for k in metric_keys([row])))
         results.append({"gates": gates, "name": setting_name(gates), "metrics": aggregate(rows, tracks),
                         "clips": rows, "tracks": tracks})
     return {"settings": results}
@@ -105,8 +166,8 @@ def evaluate_control(pipe, clips, settings: list[dict[str, float]], num_frames: 
 
 def markdown_table(result: dict) -> str:
     """One row per gate setting: mean [95% CI] of each metric, chance level of leakages."""
-    keys = [k for k in FOLLOW + LEAK if any(k in s["metrics"] for s in result["settings"])]
-    head = "| gates | clips | " + " | ".join(LABELS[k] for k in keys) + " |"
+    keys = metric_keys([s["metrics"] for s in result["settings"]])
+    head = "| gates | clips | " + " | ".join(label(k) for k in keys) + " |"
     lines = [head, "|" + "---|" * (len(keys) + 2)]
     for s in result["settings"]:
         m = s["metrics"]

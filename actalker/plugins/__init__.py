@@ -21,6 +21,7 @@ DEFAULT_PLUGINS = (
 _LAZY = {
     "hookimpl": "actalker.plugins.hookspecs",
     "ModalitySpec": "actalker.plugins.spec",
+    "ControlTarget": "actalker.plugins.spec",
     "RegionSpec": "actalker.plugins.spec",
     "PluginInfo": "actalker.plugins.spec",
     "Registry": "actalker.plugins.registry",

@@ -45,7 +45,8 @@ def register_regions(register: Callable[["RegionSpec"], None]) -> None:  # noqa:
 @hookspec
 def register_metrics(register: Callable[[Any], None]) -> None:
     """Declare video metrics for `actalker eval video`: call ``register(MetricSpec(...))``
-    (``actalker.eval.registry.MetricSpec``) once per metric."""
+    (``actalker.eval.registry.MetricSpec``) once per metric; and region measures of
+    generated frames for `actalker eval control`: ``register(MeasureSpec(...))``."""
 
 
 @hookspec

@@ -3,7 +3,12 @@
 No module-level manager: every ``load_registry`` call builds its own, so tests and
 long-running processes never see stale plugins.
 
-``ACTALKER_PLUGINS`` (recovery switch when a plugin breaks start-up):
+An installed plugin that fails (import error, bad hook, clashing name) is left out and
+reported as broken (``actalker plugins`` lists it with its reason); everything else loads.
+``ACTALKER_DISABLE_PLUGINS=name1,name2`` switches plugins off by entry-point or
+distribution name (a built-in by its short name).
+
+``ACTALKER_PLUGINS`` (pins the set that loads):
   unset                  built-ins and every installed entry point
   "" or "builtin"        built-ins only
   "none"                 nothing at all (not even built-ins)
@@ -27,6 +32,7 @@ from actalker.errors import PluginError
 from actalker.plugins import hookspecs
 
 ENV_VAR = "ACTALKER_PLUGINS"
+DISABLE_VAR = "ACTALKER_DISABLE_PLUGINS"  # comma-separated entry-point or distribution names
 ENTRY_POINT_GROUP = "actalker"
 
 
@@ -38,6 +44,28 @@ class LoadedPlugin:
     version: str
     source: str
     obj: Any
+    isolated: bool = False  # an installed entry point: a fault makes it broken, not fatal
+
+
+@dataclass
+class BrokenPlugin:
+    """An installed plugin left out because it failed; ``reason`` is one line."""
+
+    name: str
+    version: str
+    source: str
+    reason: str
+
+
+@dataclass
+class ManagerResult:
+    """What ``build_manager`` loaded, and which installed entry points it did not."""
+
+    pm: pluggy.PluginManager
+    loaded: list[LoadedPlugin]
+    skipped: list[str]  # not selected by ACTALKER_PLUGINS
+    disabled: list[str]  # switched off by ACTALKER_DISABLE_PLUGINS
+    broken: list[BrokenPlugin]
 
 
 def _first_line(err: BaseException) -> str:
@@ -72,6 +100,15 @@ def parse_selection(value: Optional[str | Iterable[str]]) -> Optional[set[str]]:
     return names or {"builtin"}
 
 
+def disabled_names(value: Optional[str | Iterable[str]] = None) -> set[str]:
+    """Names switched off by ``ACTALKER_DISABLE_PLUGINS`` (or ``value``)."""
+    if value is None:
+        value = os.environ.get(DISABLE_VAR, "")
+    if isinstance(value, str):
+        value = value.split(",")
+    return {v.strip() for v in value if v.strip()}
+
+
 def _builtin_short(module_path: str) -> str:
     return module_path.rsplit(".", 1)[-1]
 
@@ -101,11 +138,15 @@ def _register(pm: pluggy.PluginManager, loaded: list[LoadedPlugin], plugin: Load
 def build_manager(
     names: Optional[str | Iterable[str]] = None,
     plugins: Iterable[ModuleType | str] = (),
-) -> tuple[pluggy.PluginManager, list[LoadedPlugin], list[str]]:
-    """Return (manager, loaded plugins in load order, installed entry points not selected).
+    disable: Optional[str | Iterable[str]] = None,
+) -> ManagerResult:
+    """Load the built-ins, the selected entry points and ``plugins`` into a fresh manager.
 
-    ``names`` overrides ``ACTALKER_PLUGINS`` (same syntax). ``plugins`` are extra plugin
-    modules (objects or dotted paths) registered last, e.g. a plugin under development.
+    ``names`` overrides ``ACTALKER_PLUGINS`` (same syntax), ``disable`` overrides
+    ``ACTALKER_DISABLE_PLUGINS``. ``plugins`` are extra plugin modules (objects or dotted
+    paths) registered last, e.g. a plugin under development. A built-in or an extra module
+    that fails is an error; an installed entry point that fails (import, hook signature,
+    unknown hook, clashing name) is left out and listed in ``broken`` with its reason.
     """
     from actalker.plugins import DEFAULT_PLUGINS  # late: the package imports this module
 
@@ -114,8 +155,8 @@ def build_manager(
     selected = parse_selection(names)
     if selected is not None and "none" in selected:
         selected = set()
-    pm = _new_manager()
-    loaded: list[LoadedPlugin] = []
+    off = disabled_names(disable)
+    res = ManagerResult(_new_manager(), [], [], [], [])
     known: set[str] = {"builtin"}
 
     def wanted(*aliases: str) -> bool:
@@ -124,25 +165,19 @@ def build_manager(
     for path in DEFAULT_PLUGINS:
         short = _builtin_short(path)
         known.add(short)
-        if wanted("builtin", short):
-            _register(pm, loaded, LoadedPlugin(short, __version__, "builtin", _import(path, short, "builtin module")))
+        if wanted("builtin", short) and short not in off:
+            _register(res.pm, res.loaded, LoadedPlugin(short, __version__, "builtin", _import(path, short, "builtin module")))
+            _check_pending(res.pm)
 
-    skipped: list[str] = []
     for ep in entry_points():
         dist, version = _dist_of(ep)
         known.update((ep.name, dist))
         if not wanted(ep.name, dist):
-            skipped.append(ep.name)
-            continue
-        source = f"entry point of {dist}"
-        try:
-            obj = ep.load()
-        except Exception as err:  # any import-time failure of third-party code
-            raise PluginError(
-                f"plugin '{ep.name}' (entry point '{ep.value}' of {dist}) failed to import: "
-                f"{_first_line(err)}; start without it with {ENV_VAR}=builtin"
-            ) from err
-        _register(pm, loaded, LoadedPlugin(ep.name, version, source, obj))
+            res.skipped.append(ep.name)
+        elif ep.name in off or dist in off:
+            res.disabled.append(ep.name)
+        else:
+            _load_entry_point(res, ep, dist, version)
 
     if selected:
         unknown = sorted(selected - known)
@@ -156,8 +191,34 @@ def build_manager(
             obj, name, source = _import(extra, extra, "module"), extra, f"module {extra}"
         else:
             obj, name, source = extra, getattr(extra, "__name__", repr(extra)), f"module {getattr(extra, '__name__', '?')}"
-        _register(pm, loaded, LoadedPlugin(name, getattr(obj, "__version__", "?"), source, obj))
+        _register(res.pm, res.loaded, LoadedPlugin(name, getattr(obj, "__version__", "?"), source, obj))
+    _check_pending(res.pm)
+    return res
 
+
+def _load_entry_point(res: ManagerResult, ep: md.EntryPoint, dist: str, version: str) -> None:
+    """Import and register one entry point; any fault marks it broken (one line) instead."""
+    source = f"entry point of {dist}"
+    try:
+        obj = ep.load()
+    except Exception as err:  # any import-time failure of third-party code
+        reason = (f"plugin '{ep.name}' (entry point '{ep.value}' of {dist}) failed to import: {_first_line(err)}; "
+                  f"switch it off with {DISABLE_VAR}={ep.name}")
+        res.broken.append(BrokenPlugin(ep.name, version, source, reason))
+        return
+    plugin = LoadedPlugin(ep.name, version, source, obj, isolated=True)
+    try:
+        _register(res.pm, res.loaded, plugin)
+        _check_pending(res.pm)
+    except PluginError as err:
+        if plugin in res.loaded:
+            res.loaded.remove(plugin)
+        if res.pm.is_registered(obj):
+            res.pm.unregister(obj)
+        res.broken.append(BrokenPlugin(ep.name, version, source, str(err)))
+
+
+def _check_pending(pm: pluggy.PluginManager) -> None:
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as err:
@@ -167,7 +228,6 @@ def build_manager(
             f"plugin '{who}' implements an unknown hook ({_first_line(err)}); "
             f"known hooks: {', '.join(hookspecs.HOOK_NAMES)}"
         ) from err
-    return pm, loaded, skipped
 
 
 def _import(path: str, name: str, what: str) -> ModuleType:

@@ -6,6 +6,7 @@ declaration names the plugin that made it.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -15,8 +16,8 @@ from typing import Any, Callable, Iterable, Optional
 from pydantic import BaseModel
 
 from actalker.errors import PluginError
-from actalker.plugins.manager import ENV_VAR, LoadedPlugin, build_manager
-from actalker.plugins.spec import ModalitySpec, PluginInfo, RegionSpec
+from actalker.plugins.manager import DISABLE_VAR, ENV_VAR, BrokenPlugin, LoadedPlugin, build_manager
+from actalker.plugins.spec import ControlTarget, ModalitySpec, PluginInfo, RegionSpec
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 FLAG_RE = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -38,17 +39,28 @@ class Registry:
     plugins: list[PluginInfo] = field(default_factory=list)
     owners: dict[str, str] = field(default_factory=dict)  # "modality:audio" -> plugin name
     not_loaded: list[str] = field(default_factory=list)  # installed entry points left out
+    disabled: list[str] = field(default_factory=list)  # switched off by ACTALKER_DISABLE_PLUGINS
+    broken: list[BrokenPlugin] = field(default_factory=list)  # installed plugins that failed
 
     def modality(self, name: str) -> ModalitySpec:
         if name in self.modalities:
             return self.modalities[name]
         installed = ", ".join(sorted(self.modalities)) or "none"
-        hint = ""
+        raise PluginError(f"unknown modality '{name}' (installed: {installed}){self._missing_hint(name)}")
+
+    def _missing_hint(self, name: str) -> str:
+        """Why a modality may be missing: a broken, switched-off or unselected plugin."""
+        broken = [b for b in self.broken if b.name == name or name in b.source]
+        if broken:
+            return f"; plugin '{broken[0].name}' is installed but broken: {broken[0].reason}"
+        if name in self.disabled:
+            return f"; plugin '{name}' is switched off by {DISABLE_VAR}"
         if name in self.not_loaded:
-            hint = f"; plugin '{name}' is installed but not selected by {ENV_VAR}"
-        elif name in KNOWN_PROVIDERS:
-            hint = f"; it is provided by the package {KNOWN_PROVIDERS[name]}"
-        raise PluginError(f"unknown modality '{name}' (installed: {installed}){hint}")
+            return f"; plugin '{name}' is installed but not selected by {ENV_VAR}"
+        hint = f"; it is provided by the package {KNOWN_PROVIDERS[name]}" if name in KNOWN_PROVIDERS else ""
+        if self.broken:  # it may be declared by a plugin that failed before declaring anything
+            hint += "; broken plugins: " + ", ".join(f"'{b.name}' ({b.reason})" for b in self.broken)
+        return hint
 
     def region(self, name: str) -> RegionSpec:
         if name in self.regions:
@@ -92,27 +104,38 @@ def _check_modality(spec: Any, plugin: str, regions: dict[str, RegionSpec]) -> N
     gate = spec.default_gate
     if isinstance(gate, bool) or not isinstance(gate, (int, float)) or not math.isfinite(gate) or gate < 0:
         raise PluginError(f"{where} has default_gate {gate!r}; expected a finite number >= 0")
+    if not isinstance(spec.drives, tuple) or not all(isinstance(t, ControlTarget) for t in spec.drives):
+        raise PluginError(f"{where} has drives {spec.drives!r}; expected a tuple of ControlTarget")
     if spec.cli_flag is not None and (not isinstance(spec.cli_flag, str) or not FLAG_RE.match(spec.cli_flag)):
         raise PluginError(f"{where} has cli_flag {spec.cli_flag!r}; expected lowercase letters, digits and '-'")
 
 
-def _call_hook(pm, hook_name: str, loaded: list[LoadedPlugin], make_register: Callable[[str], Callable]) -> None:
-    """Call one hook plugin by plugin, in load order, each with its own ``register``."""
-    by_obj = {id(p.obj): p.name for p in loaded}
+def _call_hook(pm, hook_name: str, loaded: list[LoadedPlugin], make_register: Callable[[str], Callable],
+               on_fault: Callable[[LoadedPlugin, PluginError], None]) -> None:
+    """Call one hook plugin by plugin, in load order, each with its own ``register``.
+
+    A fault of an isolated plugin (an installed entry point) goes to ``on_fault``; a
+    built-in's or an explicitly passed module's is raised."""
+    by_obj = {id(p.obj): p for p in loaded}
     order = {p.name: i for i, p in enumerate(loaded)}
-    impls = getattr(pm.hook, hook_name).get_hookimpls()  # pluggy: last registered first
-    for impl in sorted(impls, key=lambda i: order[by_obj[id(i.plugin)]]):
+    impls = [i for i in getattr(pm.hook, hook_name).get_hookimpls() if id(i.plugin) in by_obj]  # not broken
+    for impl in sorted(impls, key=lambda i: order[by_obj[id(i.plugin)].name]):  # pluggy: last registered first
         plugin = by_obj[id(impl.plugin)]
-        kwargs = {"register": make_register(plugin)}
+        kwargs = {"register": make_register(plugin.name)}
         try:
-            impl.function(*[kwargs[a] for a in impl.argnames])
-        except PluginError:
-            raise
-        except Exception as err:
-            msg = str(err).strip().splitlines()
-            raise PluginError(
-                f"plugin '{plugin}' failed in {hook_name}: {type(err).__name__}: {msg[0] if msg else ''}"
-            ) from err
+            try:
+                impl.function(*[kwargs[a] for a in impl.argnames])
+            except PluginError:
+                raise
+            except Exception as err:
+                msg = str(err).strip().splitlines()
+                raise PluginError(
+                    f"plugin '{plugin.name}' failed in {hook_name}: {type(err).__name__}: {msg[0] if msg else ''}"
+                ) from err
+        except PluginError as err:
+            if not plugin.isolated:
+                raise
+            on_fault(plugin, err)
 
 
 def load_registry(
@@ -124,9 +147,22 @@ def load_registry(
     ``names``: which plugins (same syntax as ``ACTALKER_PLUGINS``, which it overrides);
     ``plugins``: extra plugin modules or dotted paths, registered after the installed ones.
     """
-    pm, loaded, skipped = build_manager(names, plugins)
-    reg = Registry(not_loaded=skipped)
+    res = build_manager(names, plugins)
+    pm, loaded = res.pm, res.loaded
+    reg = Registry(not_loaded=res.skipped, disabled=res.disabled, broken=list(res.broken))
     added: dict[str, dict[str, list[str]]] = {p.name: {"modality": [], "region": []} for p in loaded}
+
+    def fault(plugin: LoadedPlugin, err: PluginError) -> None:
+        """Drop everything ``plugin`` declared and list it as broken."""
+        for key, owner in list(reg.owners.items()):
+            if owner == plugin.name:
+                kind, name = key.split(":", 1)
+                del reg.owners[key]
+                {"modality": reg.modalities, "region": reg.regions}.get(kind, {}).pop(name, None)
+        loaded.remove(plugin)
+        if pm.is_registered(plugin.obj):
+            pm.unregister(plugin.obj)
+        reg.broken.append(BrokenPlugin(plugin.name, plugin.version, plugin.source, str(err)))
 
     def claim(kind: str, name: str, plugin: str) -> None:
         key = f"{kind}:{name}"
@@ -148,12 +184,12 @@ def load_registry(
             claim("modality", spec.name, plugin)
             if spec.cli_flag:
                 claim("cli flag", spec.cli_flag, plugin)
-            reg.modalities[spec.name] = spec
+            reg.modalities[spec.name] = dataclasses.replace(spec, plugin=plugin)
         return register
 
     # Regions first: modalities name their default regions, which must already exist.
-    _call_hook(pm, "register_regions", loaded, region_register)
-    _call_hook(pm, "register_modalities", loaded, modality_register)
+    _call_hook(pm, "register_regions", loaded, region_register, fault)
+    _call_hook(pm, "register_modalities", loaded, modality_register, fault)
 
     for p in loaded:
         hooks = tuple(sorted(c.name for c in (pm.get_hookcallers(p.obj) or [])))

@@ -24,6 +24,27 @@ def zeros_like_features(features: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
+class ControlTarget:
+    """What a modality should drive, for `actalker eval control` (following and leakage).
+
+    measure: a region measure of generated frames (built in: "mouth", "eyes" -- openness
+             read by actalker.eval.openness), or None for a probe track that should drive
+             nothing (leakage only);
+    truth:   the ground-truth track of synthetic clips this modality controls
+             (``clip.truth[truth]``, e.g. "eye_open"), scored as ``<measure>_truth``;
+    track:   (clip, num_frames) -> the signal's own per-frame track (F,) or None; None here
+             uses the truth track;
+    name:    metric suffix (default: the branch name): following is ``<measure>_<name>``,
+             leakage into every measure the branch does not drive ``leak_<measure>_<name>``.
+    """
+
+    measure: Optional[str]
+    truth: Optional[str] = None
+    track: Optional[Callable[[Any, int], Any]] = None
+    name: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class ModalitySpec:
     """A control signal: how it is read, encoded, where it acts and how it is switched off.
 
@@ -39,6 +60,8 @@ class ModalitySpec:
     default_gate:   gate used when the config or the user sets none.
     null_features:  features -> unconditional features of the same shape (for guidance/dropout).
     cli_flag:       `actalker generate --<cli_flag> PATH` shortcut, or None.
+    drives:         ``ControlTarget``s: what this signal should move in generated frames
+                    (measured by `actalker eval control`); () = not measured.
     """
 
     name: str
@@ -53,6 +76,8 @@ class ModalitySpec:
     null_features: Callable[[torch.Tensor], torch.Tensor] = zeros_like_features
     cli_flag: Optional[str] = None
     description: str = ""
+    drives: tuple[ControlTarget, ...] = ()
+    plugin: str = ""  # set by the registry: the plugin that declared it (for error messages)
 
     def parse_options(self, raw: dict | None) -> BaseModel:
         """Validate raw options with this modality's model (phase two of config checking)."""
@@ -87,4 +112,4 @@ class PluginInfo:
     extra: dict = field(default_factory=dict)
 
 
-__all__ = ["ModalitySpec", "RegionSpec", "PluginInfo", "OnShort", "zeros_like_features", "Path"]
+__all__ = ["ControlTarget", "ModalitySpec", "RegionSpec", "PluginInfo", "OnShort", "zeros_like_features", "Path"]

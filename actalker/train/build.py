@@ -56,10 +56,27 @@ def build_dataset(cfg, split: str):
     return ClipDataset(d.root, split, d.num_frames, d.size, d.fps, require_audio=d.require_audio, reference=d.reference)
 
 
+def check_training_data(cfg, dataset, registry=None) -> None:
+    """Every branch's features on every training clip, before step 1 (train.check_data)."""
+    from actalker.core.branches import resolve_branches
+    from actalker.data.check import check_clips, require_clean
+
+    if registry is None:
+        from actalker.plugins import load_registry
+
+        registry = load_registry()
+    branches = resolve_branches(cfg.model.branches, registry).values()
+    problems = check_clips(branches, dataset.root, dataset.clips)
+    require_clean(problems, len(dataset.clips), f"data.root {cfg.data.root} (split '{cfg.data.train_split}'; "
+                  "train.check_data=false skips this check)")
+
+
 def build_parts(cfg, registry=None):
     from actalker.train.loop import TrainParts
 
     train = build_dataset(cfg, cfg.data.train_split)  # data problems first: they are quick to report
+    if cfg.train.check_data:
+        check_training_data(cfg, train, registry)
     pipe = build_pipeline(cfg, registry)
     val = None
     if cfg.train.validate_every:

@@ -99,7 +99,11 @@ def collate(items: list[dict]) -> dict:
 @dataclass
 class WindowClip:
     """A training window seen as a ``Clip`` (``actalker.core.controls.ClipLike``), so a plugin's
-    ``from_clip`` computes features for exactly the frames of the window."""
+    ``from_clip`` computes features for exactly the frames of the window.
+
+    ``fps`` is the TRAINING rate (``data.fps``) of the window's frames; ``source_fps`` the
+    stored clip's rate; frame k shows the moment ``start + k / fps`` seconds into the stored
+    clip (``actalker.plugins.helpers.clip_times`` / ``clip_source_frames``)."""
 
     id: str
     identity: str
@@ -113,6 +117,11 @@ class WindowClip:
     _frames: torch.Tensor  # (F, 3, H, W) in [-1, 1]
     path: Optional[Path] = None  # the stored clip's folder, for plugins whose data lives there
     start: float = 0.0  # seconds from the clip's start to the window's first frame
+    source_fps: Optional[float] = None  # the stored clip's frame rate (None: same as fps)
+
+    def __post_init__(self):
+        if self.source_fps is None:
+            self.source_fps = float(self.fps)
 
     def frames(self, start: int = 0, stop: Optional[int] = None) -> np.ndarray:
         x = ((self._frames[start:stop].float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
@@ -126,7 +135,7 @@ class WindowClip:
         clip_id = str(item.get("clip_id", "window"))
         return cls(
             id=clip_id,
-            identity=str(item.get("identity", clip_id)),
+            identity=str(item.get("identity") or clip_id),
             fps=float(fps),
             num_frames=int(item["frames"].shape[0]),
             landmarks=item.get("landmarks"),
@@ -137,4 +146,5 @@ class WindowClip:
             _frames=item["frames"],
             path=Path(item["clip_path"]) if item.get("clip_path") else None,
             start=float(item.get("start", 0.0)),
+            source_fps=float(item["source_fps"]) if item.get("source_fps") else None,
         )

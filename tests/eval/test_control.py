@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from actalker.errors import InputError, ShapeError
-from actalker.eval.control import aggregate, audio_envelope, bootstrap_ci, clip_metrics, motion_eye_track, pearson
+from actalker.eval.control import (aggregate, audio_envelope, bootstrap_ci, builtin_signals, clip_metrics, motion_eye_track,
+                                   pearson)
 from actalker.eval.runner import markdown_table, parse_gate_settings
 
 N = 60
@@ -46,7 +47,7 @@ def test_leaking_sequence_is_detected():
         audio, eye = _tracks(seed)
         eyes = eye + 1.5 * audio  # the eyes move with the audio: leakage
         rows.append(clip_metrics(audio, eyes, audio, eye))
-        tracks.append({"mouth": audio, "eyes": eyes, "audio_env": audio, "motion_eye": eye})
+        tracks.append({"measured": {"mouth": audio, "eyes": eyes}, "signals": builtin_signals(audio, eye)})
     agg = aggregate(rows, tracks)
     leak = agg["leak_eyes_audio"]
     assert leak["mean"] > 0.7 and leak["lo"] > leak["chance"] + 0.3

@@ -19,7 +19,7 @@ from actalker.eval.runner import evaluate_control
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth")
     assert main(["synth", "--out", str(root), "--clips", "3", "--frames", "40", "--size", "64",
-                 "--speech", "syllables", "--quiet"]) == 0
+                 "--speech", "syllables", "--prompts", "--quiet"]) == 0
     return root
 
 
@@ -64,11 +64,16 @@ def test_estimator_through_a_vae_reads_what_the_vae_lets_through(data, tmp_path,
 class FakePipe:
     """Duck-types what evaluate_control uses: returns the clip's frames, or frame 0 frozen."""
 
-    def __init__(self, clips, frozen=False):
+    def __init__(self, clips, frozen=False, branches=("audio", "motion")):
+        from actalker.plugins import load_registry
+
         self.by_ref = {c.frames(0, 1)[0].tobytes(): c for c in clips}
         self.frozen = frozen
         self.config = SimpleNamespace(sampling=SimpleNamespace(height=64, width=64))
-        self.branches, self.branch_names = [], []
+        from actalker.core.branches import resolve_branches
+
+        self.branches = list(resolve_branches({b: {} for b in branches}, load_registry()).values())
+        self.branch_names = list(branches)
 
     def __call__(self, image, conditions, num_frames, **kw):
         frames = self.by_ref[np.asarray(image).tobytes()].frames()[:num_frames]
@@ -84,6 +89,25 @@ def test_evaluate_control_perfect_and_frozen_generator(data):
     assert frozen["mouth_audio"]["mean"] == 0.0 and frozen["eyes_motion"]["mean"] == 0.0
 
 
+def test_evaluate_control_measures_any_branch(data):
+    """An audio + text model (text: a plugin driving the eyes) is scored on its own
+    branches: eyes~text and its leakage into the mouth, and nothing about motion."""
+    pytest.importorskip("actalker_text")
+    from actalker.eval.runner import default_gate_text, markdown_table, parse_gate_settings
+
+    clips = [Clip.read(data / e["path"]) for e in load_manifest(data)["clips"]]
+    gates = parse_gate_settings(default_gate_text(["audio", "text"]), ["audio", "text"])
+    assert [g for g in gates] == [{"audio": 1, "text": 1}, {"audio": 1, "text": 0}, {"audio": 0, "text": 1}]
+    res = evaluate_control(FakePipe(clips, branches=("audio", "text")), clips, gates[:1], log=None)
+    m = res["settings"][0]["metrics"]
+    assert {"mouth_audio", "mouth_truth", "leak_eyes_audio", "eyes_text", "eyes_truth", "leak_mouth_text"} <= set(m)
+    assert not any("motion" in k or "driver" in k for k in m)
+    assert m["eyes_text"]["mean"] > 0.5 and m["eyes_truth"]["mean"] > 0.9 and "chance" in m["leak_mouth_text"]
+    assert "eyes~text" in markdown_table(res) and "|mouth~text|" in markdown_table(res)
+    frozen = evaluate_control(FakePipe(clips, frozen=True, branches=("audio", "text")), clips, gates[:1], log=None)
+    assert frozen["settings"][0]["metrics"]["eyes_text"]["mean"] == 0.0
+
+
 def test_estimator_vae_decodes_as_the_model_folder_says(tmp_path):
     from actalker.commands.eval import _decode_settings
     from actalker.core.config import SamplingConfig
@@ -92,3 +116,25 @@ def test_estimator_vae_decodes_as_the_model_folder_says(tmp_path):
     assert _decode_settings(tmp_path) == (defaults.decode_chunk, defaults.decode_overlap)
     (tmp_path / "config.yaml").write_text("sampling:\n  decode_chunk: 2\n  decode_overlap: 0\n  steps: 3\n")
     assert _decode_settings(tmp_path) == (2, 0)
+
+
+def test_a_plugin_branch_with_its_own_measure(data, monkeypatch):
+    """A plugin declares a measure (register_metrics) and a modality driving it: scored with
+    the same rule, and leakage of the other branches into it too."""
+    from actalker.eval.registry import MeasureSpec
+    from actalker.plugins import ControlTarget
+    from tests.plugins.fake_entry_points import FakeEntryPoint, add_entry_points
+    from tests.plugins.helpers import plugin_module, toy_spec
+
+    spec = toy_spec("browsy", default_region="face", drives=(ControlTarget("brows", truth="brow_raise"),))
+    brow_pixels = lambda frames, lm, bx: frames[:, 20, 32].mean(-1).astype(float)  # noqa: E731
+    mod = plugin_module("browsy_mod", [spec], register_metrics=lambda register: register(MeasureSpec("brows", brow_pixels)))
+    add_entry_points(monkeypatch, FakeEntryPoint("browsy", obj=mod))
+    clips = [Clip.read(data / e["path"]) for e in load_manifest(data)["clips"]]
+    res = evaluate_control(FakePipe(clips, branches=("audio", "browsy")), clips, [{"audio": 1, "browsy": 1}], log=None)
+    m = res["settings"][0]["metrics"]
+    assert {"brows_browsy", "brows_truth", "leak_mouth_browsy", "leak_eyes_browsy", "leak_brows_audio", "brows_std"} <= set(m)
+    spec2 = toy_spec("nosy", drives=(ControlTarget("nose"),))
+    add_entry_points(monkeypatch, FakeEntryPoint("nosy", obj=plugin_module("nosy_mod", [spec2])))
+    with pytest.raises(Exception, match="branch 'nosy' drives measure 'nose', which no plugin registers"):
+        evaluate_control(FakePipe(clips, branches=("nosy",)), clips, [{"nosy": 1}], log=None)

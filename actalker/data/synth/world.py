@@ -74,7 +74,13 @@ def make_clip(seed: int, index: int, num_frames: int = 50, size: int = 64, fps: 
     }
 
 
-def write_synthetic_clip(root: Path, seed: int, index: int, **kw) -> Clip:
-    """Make clip ``index`` and write it under ``root/clips/<clip id>`` (lossless .npy frames)."""
+def write_synthetic_clip(root: Path, seed: int, index: int, prompts: bool = False, **kw) -> Clip:
+    """Make clip ``index`` and write it under ``root/clips/<clip id>`` (lossless .npy frames);
+    ``prompts`` also writes the upper face's text prompts (``prompts.json``, see prompts.py)."""
     c = make_clip(seed, index, **kw)
-    return write_clip(Path(root) / "clips" / c["clip_id"], frames_format="npy", **c)
+    clip = write_clip(Path(root) / "clips" / c["clip_id"], frames_format="npy", **c)
+    if prompts:
+        from actalker.data.synth.prompts import prompts_from_truth, write_prompts
+
+        write_prompts(clip.path, prompts_from_truth(c["truth"], c["fps"]))
+    return clip

@@ -6,7 +6,6 @@ are filled by linear interpolation. From stored clips it uses ``1 - clip.truth["
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from actalker.errors import InputError
 from actalker.media.timing import fit_length
-from actalker.plugins import ModalitySpec, hookimpl
+from actalker.plugins import ControlTarget, ModalitySpec, hookimpl
+from actalker.plugins.helpers import PerFrameMLP, read_frame_csv
 
 
 class BlinkOptions(BaseModel):
@@ -34,18 +34,7 @@ def feature_shape(opts: BlinkOptions) -> tuple[int, ...]:
 
 def read_closure_csv(path: str | Path) -> np.ndarray:
     """CSV ``frame,closure`` -> closure per frame from 0 to the last listed frame."""
-    path = Path(path)
-    try:
-        with path.open(newline="") as f:
-            rows = list(csv.DictReader(f))
-        frames = np.array([int(r["frame"]) for r in rows])
-        values = np.array([float(r["closure"]) for r in rows], dtype=np.float32)
-    except (OSError, KeyError, TypeError, ValueError) as err:
-        raise InputError(f"blink file {path}: expected a CSV with columns frame,closure ({type(err).__name__}: {err})") from err
-    if len(frames) == 0 or frames.min() < 0 or not np.all((values >= 0) & (values <= 1)):
-        raise InputError(f"blink file {path}: expected rows with frame >= 0 and closure in [0, 1]")
-    order = np.argsort(frames)
-    return np.interp(np.arange(frames.max() + 1), frames[order], values[order]).astype(np.float32)
+    return read_frame_csv(path, ["closure"], what="blink file", value_range=(0.0, 1.0))[:, 0]
 
 
 def _finish(curve: np.ndarray, opts: BlinkOptions) -> torch.Tensor:
@@ -70,18 +59,11 @@ def from_clip(clip, opts: BlinkOptions) -> torch.Tensor:
     return _finish(1.0 - np.asarray(eye_open, dtype=np.float32), opts)
 
 
-class BlinkEncoder(torch.nn.Module):
+class BlinkEncoder(PerFrameMLP):
     """(B, F, 1) closure -> (B, F, tokens, dim) condition tokens."""
 
     def __init__(self, opts: BlinkOptions, dim: int):
-        super().__init__()
-        self.tokens, self.dim = opts.tokens, dim
-        self.mlp = torch.nn.Sequential(
-            torch.nn.Linear(1, opts.hidden), torch.nn.SiLU(), torch.nn.Linear(opts.hidden, opts.tokens * dim)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mlp(x).unflatten(-1, (self.tokens, self.dim))
+        super().__init__(1, opts.hidden, opts.tokens, dim)
 
 
 BLINK = ModalitySpec(
@@ -96,6 +78,7 @@ BLINK = ModalitySpec(
     default_gate=1.0,
     cli_flag="blink",
     description="Eye closure per frame (CSV frame,closure in [0, 1]) steering the eyes.",
+    drives=(ControlTarget("eyes", truth="eye_open"),),  # what `actalker eval control` scores
 )
 
 

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import torch
 
-from actalker.errors import PluginError
 from actalker.media.timing import fit_length
 from actalker.plugins import ModalitySpec, hookimpl
+from actalker.plugins.helpers import side_file
 from actalker_eeg.features import band_powers, read_eeg
 from actalker_eeg.options import EEGOptions
 
@@ -33,15 +32,11 @@ def load(path, num_frames, fps, opts: EEGOptions, on_short="error") -> torch.Ten
 
 
 def from_clip(clip, opts: EEGOptions) -> torch.Tensor:
-    folder = getattr(clip, "path", None)
-    if folder is None or not (Path(folder) / CLIP_FILE).is_file():
-        raise PluginError(
-            f"clip {getattr(clip, 'id', '?')}: EEG is not part of clip data; put the recording in the clip folder as {CLIP_FILE}"
-        )
+    path = side_file(clip, CLIP_FILE, "the eeg branch: put the recording in the clip folder")
     # A training window starts `clip.start` seconds into the recording: compute the frames up
     # to its end and keep the window's own.
     skip = int(round(getattr(clip, "start", 0.0) * clip.fps))
-    return load(Path(folder) / CLIP_FILE, skip + clip.num_frames, clip.fps, opts, on_short="pad")[skip:]
+    return load(path, skip + clip.num_frames, clip.fps, opts, on_short="pad")[skip:]
 
 
 class EEGEncoder(torch.nn.Module):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from actalker.plugins.testing import check_per_frame_encoder
-from actalker.errors import ConfigError, InputError, PluginError
+from actalker.errors import ConfigError, InputError
 from actalker.plugins import load_registry
 
 SFREQ = 128.0
@@ -72,7 +72,7 @@ def test_options_validation(spec):
 def test_from_clip_reads_eeg_npz_in_clip_folder(spec, tmp_path):
     opts = spec.parse_options({"num_channels": 2})
     clip = SimpleNamespace(id="c", path=tmp_path, num_frames=6, fps=5.0)
-    with pytest.raises(PluginError, match="EEG is not part of clip data.*eeg.npz"):
+    with pytest.raises(InputError, match="missing .*eeg.npz .*put the recording in the clip folder"):
         spec.from_clip(clip, opts)
     recording(tmp_path / "eeg.npz")
     assert spec.from_clip(clip, opts).shape == (6, 2, 5)

@@ -14,7 +14,6 @@ Inputs:
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Optional
 
@@ -25,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from actalker.errors import InputError
 from actalker.media.timing import fit_length
 from actalker.plugins import ModalitySpec, hookimpl
+from actalker.plugins.helpers import PerFrameMLP, read_frame_csv
 
 COLUMNS = ("frame", "yaw", "pitch", "roll", "tx", "ty", "tz")
 POSE_SLICE = slice(52, 58)  # pose part of the 58 motion features
@@ -51,19 +51,7 @@ def _translation_scale() -> float:
 
 def read_pose_csv(path: str | Path) -> np.ndarray:
     """CSV -> (F, 6) radians / scaled translation, F = last listed frame + 1."""
-    path = Path(path)
-    try:
-        with path.open(newline="") as f:
-            rows = list(csv.DictReader(f))
-        frames = np.array([int(r["frame"]) for r in rows])
-        values = np.array([[float(r[c]) for c in COLUMNS[1:]] for r in rows], dtype=np.float64)
-    except (OSError, KeyError, TypeError, ValueError) as err:
-        raise InputError(f"head pose file {path}: expected a CSV with columns {','.join(COLUMNS)} ({type(err).__name__}: {err})") from err
-    if len(frames) == 0 or frames.min() < 0 or not np.isfinite(values).all():
-        raise InputError(f"head pose file {path}: expected rows with frame >= 0 and finite values")
-    order = np.argsort(frames)
-    grid = np.arange(frames.max() + 1)
-    pose = np.stack([np.interp(grid, frames[order], values[order, i]) for i in range(6)], 1)
+    pose = read_frame_csv(path, COLUMNS[1:], what="head pose file").astype(np.float64)
     pose[:, :3] = np.deg2rad(pose[:, :3])
     pose[:, 3:] /= _translation_scale()
     return pose.astype(np.float32)
@@ -99,20 +87,11 @@ def from_clip(clip, opts: HeadPoseOptions) -> torch.Tensor:
     return _select(motion[:, POSE_SLICE], opts)
 
 
-class HeadPoseEncoder(torch.nn.Module):
+class HeadPoseEncoder(PerFrameMLP):
     """(B, F, 6 or 3) pose -> (B, F, tokens, dim)."""
 
     def __init__(self, opts: HeadPoseOptions, dim: int):
-        super().__init__()
-        self.tokens, self.dim = opts.tokens, dim
-        self.net = torch.nn.Sequential(
-            torch.nn.Linear(feature_shape(opts)[0], opts.hidden),
-            torch.nn.SiLU(),
-            torch.nn.Linear(opts.hidden, opts.tokens * dim),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).unflatten(-1, (self.tokens, self.dim))
+        super().__init__(feature_shape(opts)[0], opts.hidden, opts.tokens, dim)
 
 
 HEADPOSE = ModalitySpec(

@@ -12,7 +12,7 @@ from actalker.media.timing import fit_length
 from actalker.plugins.builtin.audio import features as F
 from actalker.plugins.builtin.audio.encoder import FrameMLP
 from actalker.plugins.builtin.audio.options import AudioOptions
-from actalker.plugins.spec import ModalitySpec
+from actalker.plugins.spec import ControlTarget, ModalitySpec
 
 
 def feature_shape(opts: AudioOptions) -> tuple[int, ...]:
@@ -60,6 +60,13 @@ def build_encoder(opts: AudioOptions, dim: int) -> torch.nn.Module:
     return FrameMLP(feature_shape(opts), opts.hidden, opts.tokens, dim)
 
 
+def envelope_track(clip, num_frames: int):
+    """The speech envelope per frame (what the mouth should follow), None without audio."""
+    from actalker.eval.control import audio_envelope  # numpy only
+
+    return None if clip.audio is None else audio_envelope(clip.audio, clip.fps, num_frames)
+
+
 AUDIO = ModalitySpec(
     name="audio",
     options_model=AudioOptions,
@@ -75,4 +82,5 @@ AUDIO = ModalitySpec(
     # for whisper the origin of every hidden state, as in the paper
     description="Speech (any audio or video-with-sound file, 16 kHz): a ~0.2 s window of log-mel or "
     "Whisper features per frame, steering the mouth.",
+    drives=(ControlTarget("mouth", truth="mouth_open", track=envelope_track),),
 )
