@@ -80,7 +80,7 @@ def test_generate_from_synthetic_portrait_with_audio(model_dir, synthetic, tmp_p
     assert settings["num_frames"] == 4 and settings["seed"] == 3 and settings["steps"] == 1
     assert settings["gates"] == {"audio": 1.0, "motion": 0.0}
     assert settings["audio_from"] == str(Path(synthetic["speech"]).resolve())
-    assert settings["config"]["guidance"]["scales"] == {"audio": 2.0}
+    assert settings["config"]["guidance"]["scales"] == {"audio": 2.0, "motion": 1.0}  # every branch gets an explicit scale (default 1.0)
     assert sorted(p.name for p in out.parent.iterdir()) == ["talk.json", "talk.mp4"]  # no temporaries
 
     # same seed, same video; --frames and --set are honoured

@@ -134,7 +134,7 @@ def produce_more(rid: str, tmp: Path, monkeypatch) -> str:
         args = parser.parse_args(["plugins"])
         args.func = lambda a: (_ for _ in ()).throw(OSError(errno.EROFS, "Read-only file system", "/mnt/ro/x.mp4"))
         monkeypatch.setattr(cli, "build_parser", lambda: parser)
-        monkeypatch.setattr(parser, "parse_args", lambda argv=None: args)
+        monkeypatch.setattr(parser, "parse_known_args", lambda argv=None: (args, []))
         import contextlib
         import io
 
