@@ -38,7 +38,7 @@ from actalker.core.branches import (ControlBranch, check_gate_names, check_gate_
 from actalker.core.schema import Config, validate_config
 from actalker.core.controls import region_masks
 from actalker.core.guidance import GuidancePlan, plan_guidance
-from actalker.core.identity import ClipIdentityEncoder  # noqa: F401  (class path of older model folders)
+from actalker.core.identity import ClipIdentityEncoder, build_identity_encoder  # noqa: F401  (class path of older model folders)
 from actalker.core.model_folder import (CONFIG_FILE, MODEL_INDEX, check_branch_plugins, default_dtype,
                                         load_components, read_config, read_index, save_model_folder)
 from actalker.core.framing import crop_boxes, crop_points, fit_image
@@ -192,10 +192,12 @@ class ACTalkerPipeline:
 
     @classmethod
     def from_svd(cls, svd_dir: str | os.PathLike, config=None, registry=None, identity_encoder=None,
-                 torch_dtype: Optional[torch.dtype] = None) -> "ACTalkerPipeline":
+                 torch_dtype: Optional[torch.dtype] = None, variant: Optional[str] = None) -> "ACTalkerPipeline":
         """A fresh model from a local SVD diffusers folder (``unet/``, ``vae/``, optional
-        ``scheduler/``): the pretrained UNet gets zero-initialised PCM branches, so before
-        training it samples exactly like SVD with this pipeline's conditioning."""
+        ``scheduler/``, ``image_encoder/`` for ``identity.kind: clip``): the pretrained UNet
+        gets zero-initialised PCM branches, so before training it samples exactly like SVD
+        with this pipeline's conditioning. ``variant`` (e.g. "fp16") picks the weight files;
+        ``torch_dtype`` the dtype they are loaded in (the backbone is never built random first)."""
         from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler
 
         from actalker.core.denoiser import ACTalkerDenoiser
@@ -208,14 +210,16 @@ class ACTalkerPipeline:
         m = config.model
         if m.unet.config:
             raise ConfigError("from_svd takes the UNet from the SVD folder; leave model.unet.config empty")
+        variant = variant or m.unet.variant
         denoiser = ACTalkerDenoiser.from_svd(
             svd_dir, branches={k: v.model_dump() for k, v in m.branches.items()}, pcm=m.pcm.model_dump(),
             cond_dim=m.cond_dim, identity=m.identity.model_dump(), face_guider=m.face_guider, registry=registry,
-            subfolder="unet",
+            subfolder="unet", torch_dtype=torch_dtype, variant=variant,
         )
-        if identity_encoder is None and m.identity.kind == "clip":
-            identity_encoder = ClipIdentityEncoder.from_pretrained(m.identity.weights_path or svd_dir / "image_encoder")
-        vae = AutoencoderKLTemporalDecoder.from_pretrained(svd_dir / "vae")
+        if identity_encoder is None:
+            identity_encoder = build_identity_encoder(m.identity.model_dump(), svd_dir, variant)
+        kwargs = {k: v for k, v in (("variant", variant), ("torch_dtype", torch_dtype)) if v is not None}
+        vae = AutoencoderKLTemporalDecoder.from_pretrained(svd_dir / "vae", **kwargs)
         if (svd_dir / "scheduler" / "scheduler_config.json").is_file():
             scheduler = EulerDiscreteScheduler.from_pretrained(svd_dir / "scheduler")
         else:

@@ -74,6 +74,8 @@ class IdentityConfig(Strict):
 class PretrainedRef(Strict):
     pretrained_path: Optional[str] = Field(None, description="Local diffusers folder (e.g. SVD img2vid-xt).")
     subfolder: Optional[str] = Field(None, description="Subfolder inside pretrained_path.")
+    variant: Optional[str] = Field(None, description="Weights variant of pretrained_path, e.g. fp16 "
+                                   "(diffusion_pytorch_model.fp16.safetensors).")
     config: dict[str, Any] = Field(default_factory=dict, description="Constructor kwargs for a fresh model.")
 
 
