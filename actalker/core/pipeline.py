@@ -37,7 +37,7 @@ from actalker.core.branches import (ControlBranch, check_gate_names, check_gate_
                                     gate_or_default, resolve_branches)
 from actalker.core.schema import Config, validate_config
 from actalker.core.controls import region_masks
-from actalker.core.guidance import GuidancePlan, plan_guidance
+from actalker.core.guidance import GuidancePlan, plan_guidance, window_reference_scale
 from actalker.core.identity import ClipIdentityEncoder, build_identity_encoder  # noqa: F401  (class path of older model folders)
 from actalker.core.model_folder import (CONFIG_FILE, MODEL_INDEX, check_branch_plugins, default_dtype,
                                         load_components, read_config, read_index, save_model_folder)
@@ -244,6 +244,7 @@ class ACTalkerPipeline:
         width: Optional[int] = None,
         fps: Optional[float] = None,
         reference_scale: Optional[float] = None,
+        reference_scale_min: Optional[float] = None,
         guidance_scales: Optional[Mapping[str, float]] = None,
         guidance_order: Optional[Sequence[str]] = None,
         noise_aug_strength: Optional[float] = None,
@@ -273,6 +274,8 @@ class ACTalkerPipeline:
                      else the plugin's ``default_gate``.
         landmarks, boxes: the reference face, normalised to ``image`` ((478, 3) or
                      (1, 478, 3); (4,) or (1, 4) xyxy) for the branches' region masks.
+        reference_scale_min: set -> the reference scale ramps per frame from this value to
+                     ``reference_scale`` (SVD's min/max_guidance_scale); default: the config's.
         output_type: "np" -> uint8 (F, H, W, 3); "pt" -> float (F, 3, H, W) in [-1, 1];
                      "latent" -> (1, F, 4, h, w).
         return_dict: False -> the frames; True -> ``ACTalkerPipelineOutput(frames, settings)``
@@ -286,7 +289,7 @@ class ACTalkerPipeline:
         settings = resolve_settings(
             self.config, num_inference_steps, height, width, fps, reference_scale, guidance_scales, guidance_order,
             noise_aug_strength, motion_bucket_id, window, window_shift, window_overlap, decode_chunk, decode_overlap,
-            guidance_batch)
+            guidance_batch, reference_scale_min)
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be 'np', 'pt' or 'latent', got {output_type!r}")
         settings, feats, gate_t = self.check_inputs(settings, conditions, gates, num_frames)
@@ -479,8 +482,8 @@ class ACTalkerPipeline:
         """Chained guidance on one window: its frames' tokens and gates; closed branches skipped."""
         win = tokens.window(idx.to(self.device))
         closed = [k for k, g in win.gates.items() if not bool((g > 0).any())]
-        plan = plan_guidance(self.branch_names, settings.reference_scale, settings.guidance_scales,
-                             settings.guidance_order, closed=closed)
+        scale = window_reference_scale(settings.reference_scale, settings.reference_scale_min, settings.num_frames, idx)
+        plan = plan_guidance(self.branch_names, scale, settings.guidance_scales, settings.guidance_order, closed=closed)
         return plan.combine(self._run_passes(plan, x, t, ref, win, settings.guidance_batch))
 
     def _pass_inputs(self, plan: GuidancePlan, x: torch.Tensor, ref: Reference, win: Tokens) -> list[tuple]:

@@ -118,6 +118,9 @@ class SamplingConfig(Strict):
 
 class GuidanceConfig(Strict):
     reference_scale: float = Field(2.0, description="Scale of (reference - unconditional).")
+    reference_scale_min: Optional[float] = Field(
+        None, description="Set: the reference scale ramps over the video's frames from this value (first frame) to "
+        "reference_scale (last), SVD's min_guidance_scale..max_guidance_scale; null: reference_scale on every frame.")
     order: list[str] = Field(default_factory=list, description="Branch order of the chained guidance; [] = config order.")
     scales: dict[str, float] = Field(default_factory=dict, description="Scale per branch stage; missing = 1.0.")
 
