@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "train_vae",
     "eval",
     "sweep",
+    "export",
 )
 
 

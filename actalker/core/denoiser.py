@@ -94,6 +94,11 @@ def _package_of(registry, modality: str) -> str:
     return info.source.removeprefix("entry point of ").removeprefix("module ")
 
 
+def _cast(module: nn.Module, dtype: Optional[torch.dtype]) -> nn.Module:
+    """nn.Module's cast (ModelMixin.to warns about fp32 modules the denoiser has none of)."""
+    return nn.Module.to(module, dtype) if dtype is not None else module
+
+
 def _grid(size: int, steps: int) -> int:
     for _ in range(steps):  # diffusers' stride-2 conv (k3, p1) downsampler: ceil(x / 2)
         size = (size + 1) // 2
@@ -356,7 +361,7 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
         with loading.empty_backbone():
             den = cls(**kwargs, registry=registry)
         loading.load_weights(den, weights)
-        return (den.to(torch_dtype) if torch_dtype is not None else den).eval()
+        return _cast(den, torch_dtype).eval()
 
     @classmethod
     def from_svd(cls, svd_path, branches: Optional[dict] = None, pcm: Optional[dict] = None, cond_dim: int = 64,
@@ -373,7 +378,7 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
             den = cls(unet=ucfg, pcm=pcm, branches=branches, cond_dim=cond_dim, identity=identity,
                       face_guider=face_guider, registry=registry)
         loading.assign_backbone(den, loading.load_svd_unet_state(udir, variant, torch_dtype), str(udir))
-        return den.to(torch_dtype) if torch_dtype is not None else den
+        return _cast(den, torch_dtype)
 
     @classmethod
     def from_model_config(cls, model_cfg, registry=None) -> "ACTalkerDenoiser":

@@ -39,7 +39,8 @@ from actalker.core.schema import Config, validate_config
 from actalker.core.controls import region_masks
 from actalker.core.guidance import GuidancePlan, plan_guidance, window_reference_scale
 from actalker.core.identity import ClipIdentityEncoder, build_identity_encoder  # noqa: F401  (class path of older model folders)
-from actalker.core.model_folder import (CONFIG_FILE, MODEL_INDEX, check_branch_plugins, default_dtype,
+from actalker.core.model_folder import (CONFIG_FILE, MODEL_INDEX, absolute_assets_config, check_branch_plugins,
+                                        default_dtype,
                                         load_components, read_config, read_index, save_model_folder)
 from actalker.core.framing import crop_boxes, crop_points, fit_image
 from actalker.core.sampling import added_time_ids, decode_latents, encode_reference, frames_to_uint8, make_scheduler
@@ -171,7 +172,7 @@ class ACTalkerPipeline:
                    for b in self.branches}
         components = {"denoiser": self.denoiser, "vae": self.vae, "scheduler": self.scheduler,
                       "identity": self.identity_encoder}
-        return save_model_folder(path, components, self.config, plugins)
+        return save_model_folder(path, components, self.config, plugins, self.registry)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, device: Optional[str | torch.device] = None,
@@ -181,7 +182,7 @@ class ACTalkerPipeline:
         index = read_index(path)
         registry = _default_registry(registry)
         check_branch_plugins(path, index, registry)
-        config = read_config(path)
+        config = absolute_assets_config(read_config(path), registry, path)
         device = torch.device(device) if device is not None else None
         parts = load_components(path, index, registry, dtype or default_dtype(device))
         pipe = cls(parts["denoiser"], parts["vae"], parts["scheduler"], parts.get("identity"), config, registry)
