@@ -111,3 +111,26 @@ def test_fp16_variant_and_torch_dtype(tmp_path):
     assert {p.dtype for p in pipe.denoiser.parameters()} == {torch.float16}
     assert pipe.vae.dtype == torch.float16
     assert not any(t.is_meta for t in pipe.denoiser.state_dict().values())
+
+
+def test_loaders_never_build_a_random_backbone(svd_dir, tmp_path, monkeypatch):
+    """from_svd and from_pretrained construct the UNet on the meta device (no storage, no
+    random init) and assign the loaded tensors: the peak is the weights once."""
+    from actalker.core.denoiser import ACTalkerDenoiser
+
+    built = []
+    init = ACTalkerDenoiser.__init__
+
+    def spy(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        built.append(self.backbone.conv_in.weight.is_meta)
+
+    monkeypatch.setattr(ACTalkerDenoiser, "__init__", spy)
+    den = ACTalkerDenoiser.from_svd(svd_dir, branches={"a": {"modality": "sig_a"}}, identity={"kind": "clip", "dim": 16},
+                                    registry=tiny_registry())
+    den.save_pretrained(tmp_path / "den")
+    loaded = ACTalkerDenoiser.from_pretrained(tmp_path / "den", registry=tiny_registry())
+    assert built == [True, True]
+    for model in (den, loaded):
+        assert not any(t.is_meta for t in model.state_dict().values())
+    assert all(torch.equal(v, den.state_dict()[k]) for k, v in loaded.state_dict().items())
