@@ -12,7 +12,7 @@ from actalker.cli import main
 from actalker.core.pipeline import ACTalkerPipeline
 from actalker.errors import InputError
 from tests.core.svd_standins import SIZE, save_tiny_svd, svd_config
-from tests.core.tiny_models import tiny_registry
+from tests.core.tiny_models import tiny_pcm_config, tiny_registry
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +127,7 @@ def test_loaders_never_build_a_random_backbone(svd_dir, tmp_path, monkeypatch):
 
     monkeypatch.setattr(ACTalkerDenoiser, "__init__", spy)
     den = ACTalkerDenoiser.from_svd(svd_dir, branches={"a": {"modality": "sig_a"}}, identity={"kind": "clip", "dim": 16},
-                                    registry=tiny_registry())
+                                    pcm=tiny_pcm_config(mixer="attention"), registry=tiny_registry())
     den.save_pretrained(tmp_path / "den")
     loaded = ACTalkerDenoiser.from_pretrained(tmp_path / "den", registry=tiny_registry())
     assert built == [True, True]
