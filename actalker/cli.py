@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "data",
     "eval",
     "sweep",
+    "export",
 )
 
 

@@ -1,5 +1,7 @@
 """`actalker plugins [--json]`: the loaded plugins, their versions, where they come from,
 the hooks they implement and the modalities and regions they add.
+`actalker plugins --options [NAME] [--json]`: every modality's (or NAME's) branch options
+with type, default and description, from its options model (``plugins/options_table.py``).
 
 ``ACTALKER_PLUGINS`` selects which plugins load (see docs/plugins.md); installed entry
 points it leaves out are listed as not loaded. An installed plugin that fails is listed as
@@ -15,7 +17,18 @@ from dataclasses import asdict
 def register(subparsers) -> None:
     p = subparsers.add_parser("plugins", help="List installed plugins, their hooks, modalities and regions.")
     p.add_argument("--json", action="store_true", help="Print machine-readable JSON instead of a table.")
+    p.add_argument("--options", nargs="?", const="", default=None, metavar="NAME",
+                   help="List the branch options of every modality (or of modality NAME): type, default, description.")
     p.set_defaults(func=run)
+
+
+def run_options(name: str, as_json: bool) -> int:
+    from actalker.plugins import load_registry
+    from actalker.plugins.options_table import option_rows, text_table
+
+    rows = option_rows(load_registry(), name or None)
+    print(json.dumps(rows, indent=2) if as_json else text_table(rows))
+    return 0
 
 
 def collect() -> dict:
@@ -72,6 +85,8 @@ def format_table(data: dict) -> str:
 
 
 def run(args) -> int:
+    if args.options is not None:
+        return run_options(args.options, args.json)
     data = collect()
     print(json.dumps(data, indent=2) if args.json else format_table(data))
     return 0

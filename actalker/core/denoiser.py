@@ -49,9 +49,9 @@ backward sees the same conditions.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
-from functools import partial, wraps
+from functools import partial
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -65,6 +65,7 @@ from torch import nn
 from actalker.core.branches import resolve_branches
 from actalker.core.schema import IDENTITY_KINDS, IdentityConfig, PCMConfig, schema_defaults
 from actalker.core.context import PCMContext
+from actalker.core import denoiser_loading as loading
 from actalker.core.face_guider import FaceGuider
 from actalker.core.identity import IdentityProjection, LatentIdentityEncoder
 from actalker.core.masks import as_frames, resolve_branch_masks
@@ -93,13 +94,9 @@ def _package_of(registry, modality: str) -> str:
     return info.source.removeprefix("entry point of ").removeprefix("module ")
 
 
-def _with_registry(init, registry):
-    @wraps(init)
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("registry", registry)
-        init(self, *args, **kwargs)
-
-    return __init__
+def _cast(module: nn.Module, dtype: Optional[torch.dtype]) -> nn.Module:
+    """nn.Module's cast (ModelMixin.to warns about fp32 modules the denoiser has none of)."""
+    return nn.Module.to(module, dtype) if dtype is not None else module
 
 
 def _grid(size: int, steps: int) -> int:
@@ -120,6 +117,7 @@ def _encoder(branch, cond_dim: int) -> nn.Module:
 class ACTalkerDenoiser(ModelMixin, ConfigMixin):
     _supports_gradient_checkpointing = True
     ignore_for_config = ["registry"]
+    config_name = loading.CONFIG_NAME  # not config.json: diffusers' UNet loader refuses the folder
 
     @register_to_config
     def __init__(self, unet: Optional[dict] = None, pcm: Optional[dict] = None, branches: Optional[dict] = None,
@@ -127,7 +125,9 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
                  required_plugins: Optional[dict] = None, registry: Any = None):
         super().__init__()
         ucfg = {k: v for k, v in (unet or {}).items() if not k.startswith("_")}
-        self.backbone = UNetSpatioTemporalConditionModel(**ucfg)
+        device = loading.backbone_device()  # meta while a loader brings the weights
+        with device if device is not None else nullcontext():
+            self.backbone = UNetSpatioTemporalConditionModel(**ucfg)
         cross_dim = self.backbone.config.cross_attention_dim
         if not isinstance(cross_dim, int):
             raise ConfigError("model.unet.cross_attention_dim must be one integer (the identity token width)")
@@ -353,43 +353,49 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
 
     # ---- loading --------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *args, registry=None, **kwargs):
-        path = Path(pretrained_model_name_or_path)
-        sub = kwargs.get("subfolder")
-        if not ((path / sub) if sub else path).joinpath("config.json").is_file():
-            raise InputError(f"no denoiser in '{path}' (expected config.json and diffusion_pytorch_model.safetensors)")
-        # Built on the real device: accelerate's empty-weights init cannot rebuild Parameters that carry
-        # attributes (MambaBlock marks A_log/D with _no_weight_decay), and the model is small.
-        kwargs.setdefault("low_cpu_mem_usage", False)
-        if registry is None:
-            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
-        # diffusers builds the model from its saved config alone; the registry (never saved)
-        # reaches the constructor through a subclass bound to it, not through a global.
-        bound = type(cls.__name__, (cls,), {"__init__": _with_registry(cls.__init__, registry),
-                                            "__module__": cls.__module__, "__qualname__": cls.__qualname__})
-        result = super(ACTalkerDenoiser, bound).from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
-        model = result[0] if isinstance(result, tuple) else result  # (model, loading info) if asked for
-        model.__class__ = cls  # the bound subclass only carried the registry into __init__
-        return result
+    def from_pretrained(cls, pretrained_model_name_or_path, registry=None, torch_dtype: Optional[torch.dtype] = None,
+                        variant: Optional[str] = None, subfolder: Optional[str] = None,
+                        resolve_branches=None, output_loading_info: bool = False):
+        """A saved denoiser (``save_pretrained``); the backbone is never built random first
+        (``core.denoiser_loading``). ``resolve_branches``: branches dict -> branches dict,
+        applied to the saved config before building (the model folder makes its relative
+        asset paths absolute that way). Tensors the file lacks (outside the backbone, whose
+        every tensor is required) or holds extra: one line naming their groups, or with
+        ``output_loading_info`` returned as ``(model, info)`` for the caller to judge."""
+        from actalker.core.model_folder import check_loaded_tensors
+
+        folder = Path(pretrained_model_name_or_path).expanduser()
+        folder = folder / subfolder if subfolder else folder
+        config = loading.read_config(folder)
+        weights = loading.weights_file(folder, variant)
+        kwargs = {k: v for k, v in config.items() if not k.startswith("_")}
+        if resolve_branches is not None:
+            kwargs["branches"] = resolve_branches(kwargs.get("branches") or {})
+        with loading.empty_backbone():
+            den = cls(**kwargs, registry=registry)
+        info = loading.load_weights(den, weights)
+        den = _cast(den, torch_dtype).eval()
+        if output_loading_info:
+            return den, info
+        check_loaded_tensors(info, f"denoiser {folder}")
+        return den
 
     @classmethod
     def from_svd(cls, svd_path, branches: Optional[dict] = None, pcm: Optional[dict] = None, cond_dim: int = 64,
                  identity: Optional[dict] = None, face_guider: bool = True, registry=None,
-                 subfolder: Optional[str] = "unet", torch_dtype: Optional[torch.dtype] = None) -> "ACTalkerDenoiser":
-        """A fresh denoiser whose UNet weights come from a local diffusers SVD folder."""
+                 subfolder: Optional[str] = "unet", torch_dtype: Optional[torch.dtype] = None,
+                 variant: Optional[str] = None) -> "ACTalkerDenoiser":
+        """A fresh denoiser whose UNet weights come from a local diffusers SVD folder
+        (``variant``: e.g. "fp16" for ``diffusion_pytorch_model.fp16.safetensors``)."""
         udir = Path(svd_path) / subfolder if subfolder else Path(svd_path)
         if not (udir / "config.json").is_file():
             raise InputError(f"no diffusers UNet in '{udir}' (expected config.json and its weights)")
         ucfg = dict(UNetSpatioTemporalConditionModel.load_config(udir))
-        den = cls(unet=ucfg, pcm=pcm, branches=branches, cond_dim=cond_dim, identity=identity,
-                  face_guider=face_guider, registry=registry)
-        try:
-            loaded = UNetSpatioTemporalConditionModel.from_pretrained(udir)
-        except (OSError, EnvironmentError) as err:
-            raise InputError(f"cannot load the UNet weights in '{udir}': {str(err).splitlines()[0]}") from err
-        den.backbone.load_state_dict(loaded.state_dict(), assign=True)  # assign: no second copy of the weights
-        del loaded
-        return den.to(torch_dtype) if torch_dtype is not None else den
+        with loading.empty_backbone():
+            den = cls(unet=ucfg, pcm=pcm, branches=branches, cond_dim=cond_dim, identity=identity,
+                      face_guider=face_guider, registry=registry)
+        loading.assign_backbone(den, loading.load_svd_unet_state(udir, variant, torch_dtype), str(udir))
+        return _cast(den, torch_dtype)
 
     @classmethod
     def from_model_config(cls, model_cfg, registry=None) -> "ACTalkerDenoiser":
@@ -401,5 +407,6 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
         if unet.get("pretrained_path"):
             if unet.get("config"):
                 raise ConfigError("model.unet: give either pretrained_path or config, not both")
-            return cls.from_svd(unet["pretrained_path"], subfolder=unet.get("subfolder"), **common)
+            return cls.from_svd(unet["pretrained_path"], subfolder=unet.get("subfolder"), variant=unet.get("variant"),
+                                **common)
         return cls(unet=unet.get("config") or {}, **common)

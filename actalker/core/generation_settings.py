@@ -24,6 +24,7 @@ class GenerationSettings:
     decode_chunk: int
     decode_overlap: int
     reference_scale: float
+    reference_scale_min: Optional[float]  # set: per-frame ramp reference_scale_min .. reference_scale
     guidance_scales: dict[str, float]
     guidance_order: list[str]
     guidance_batch: Optional[int]
@@ -45,10 +46,14 @@ def _given(value, default):
     return default if value is None else value
 
 
+def _optional_float(value) -> Optional[float]:
+    return None if value is None else float(value)
+
+
 def resolve_settings(config, num_inference_steps=None, height=None, width=None, fps=None, reference_scale=None,
                      guidance_scales=None, guidance_order=None, noise_aug_strength=None, motion_bucket_id=None,
                      window=None, window_shift=None, window_overlap=0, decode_chunk=None, decode_overlap=None,
-                     guidance_batch=None) -> GenerationSettings:
+                     guidance_batch=None, reference_scale_min=None) -> GenerationSettings:
     """Arguments left None (or 0 where 0 is no valid value) take the config's value."""
     s, g = config.sampling, config.guidance
     return GenerationSettings(
@@ -58,6 +63,7 @@ def resolve_settings(config, num_inference_steps=None, height=None, width=None, 
         window_shift=int(_given(window_shift, s.window_shift)), window_overlap=int(window_overlap),
         decode_chunk=int(decode_chunk or s.decode_chunk), decode_overlap=int(_given(decode_overlap, s.decode_overlap)),
         reference_scale=float(_given(reference_scale, g.reference_scale)),
+        reference_scale_min=_optional_float(_given(reference_scale_min, g.reference_scale_min)),
         guidance_scales=dict(_given(guidance_scales, g.scales)), guidance_order=list(_given(guidance_order, g.order)),
         guidance_batch=guidance_batch, sigma_min=s.sigma_min, sigma_max=s.sigma_max,
     )

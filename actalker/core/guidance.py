@@ -17,7 +17,7 @@ No signal is named here: branches are whatever names the caller passes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Optional, Sequence
 
 import torch
 
@@ -31,7 +31,7 @@ class GuidancePass:
 
     reference: bool
     branches: tuple[str, ...]
-    coefficient: float
+    coefficient: float | torch.Tensor  # a tensor (1, F, 1, 1, 1) with a per-frame reference scale
 
 
 @dataclass(frozen=True)
@@ -51,14 +51,34 @@ class GuidancePlan:
             raise ValueError(f"expected {len(self.passes)} predictions, got {len(predictions)}")
         out = None
         for p, pred in zip(self.passes, predictions):
-            term = pred.float() * p.coefficient if p.coefficient != 1.0 else pred.float()
+            coef = p.coefficient.to(pred.device) if torch.is_tensor(p.coefficient) else p.coefficient
+            term = pred.float() if _all_equal(coef, 1.0) else pred.float() * coef
             out = term if out is None else out + term
         return out.to(predictions[0].dtype)
 
 
+def _all_equal(value: float | torch.Tensor, number: float) -> bool:
+    return bool((value == number).all()) if torch.is_tensor(value) else value == number
+
+
+def reference_ramp(scale_min: float, scale_max: float, num_frames: int) -> torch.Tensor:
+    """SVD's per-frame guidance (``min_guidance_scale`` .. ``max_guidance_scale``): (F,)
+    float32 ``linspace`` from the first frame to the last, as diffusers computes it."""
+    return torch.linspace(scale_min, scale_max, num_frames)
+
+
+def window_reference_scale(scale: float, scale_min: Optional[float], num_frames: int,
+                           idx: torch.Tensor) -> float | torch.Tensor:
+    """The reference scale of a window's frames: ``scale``, or with ``scale_min`` set, the
+    video's ramp at the window's frame indices as (1, F_window, 1, 1, 1)."""
+    if scale_min is None:
+        return float(scale)
+    return reference_ramp(scale_min, scale, num_frames)[idx.cpu()].view(1, -1, 1, 1, 1)
+
+
 def plan_guidance(
     branches: Iterable[str],
-    reference_scale: float = 2.0,
+    reference_scale: float | torch.Tensor = 2.0,
     scales: Mapping[str, float] | None = None,
     order: Sequence[str] = (),
     closed: Iterable[str] = (),
@@ -66,7 +86,8 @@ def plan_guidance(
     """Build the chained guidance plan.
 
     branches: every branch of the model; order: chain order (missing ones follow in
-    ``branches`` order); scales: scale per branch stage (missing = 1.0); closed: branches
+    ``branches`` order); reference_scale: a number, or per frame (``window_reference_scale``);
+    scales: scale per branch stage (missing = 1.0); closed: branches
     whose gate is 0 everywhere (their stage equals the previous one and is left out).
     """
     branches = list(branches)
@@ -80,11 +101,12 @@ def plan_guidance(
     chain = tuple(b for b in full_order if b not in closed)
 
     # S_0 = 1 (coefficient of eps_0 is 1 - s_ref), S_1 = s_ref, S_{1+k} = s_k, S_{N+2} = 0.
-    stage_scales = [1.0, float(reference_scale)] + [float(scales.get(b, 1.0)) for b in chain] + [0.0]
+    ref = reference_scale.float() if torch.is_tensor(reference_scale) else float(reference_scale)
+    stage_scales = [1.0, ref] + [float(scales.get(b, 1.0)) for b in chain] + [0.0]
     passes = []
     for j in range(len(chain) + 2):
         coef = stage_scales[j] - stage_scales[j + 1]
-        if coef == 0.0:
+        if _all_equal(coef, 0.0):
             continue
         passes.append(GuidancePass(reference=j >= 1, branches=chain[: max(j - 1, 0)], coefficient=coef))
     # The coefficients sum to S_0 - S_{N+2} = 1, so at least one pass is always left.
@@ -111,4 +133,4 @@ def chained_guidance(
 
 
 __all__ = ["DEFAULT_BRANCH_SCALE", "GuidancePass", "GuidancePlan", "chained_guidance", "complete_guidance",
-           "plan_guidance", "resolve_order"]
+           "plan_guidance", "reference_ramp", "resolve_order", "window_reference_scale"]

@@ -12,13 +12,14 @@ Kinds (``model.identity.kind``):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Mapping, Optional, Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
 from actalker.core.schema import IDENTITY_KINDS  # noqa: F401  (re-exported: the kinds this module implements)
-from actalker.errors import InputError
+from actalker.core.resize import svd_resize
+from actalker.errors import ConfigError, InputError
 
 
 @runtime_checkable
@@ -75,10 +76,10 @@ class ClipIdentityEncoder(nn.Module):
         self.size = int(model.config.image_size)
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
-        import torch.nn.functional as F
-
-        x = F.interpolate(images.float(), size=(self.size, self.size), mode="bicubic", align_corners=False, antialias=True)
-        x = ((x + 1) / 2).clamp(0, 1)
+        """SVD's own preprocessing (``_encode_image``): its antialiased resize in [-1, 1], back
+        to [0, 1] (no clamp), CLIP's mean/std; the embedding equals SVD's for the same image."""
+        x = svd_resize(images.float(), (self.size, self.size))
+        x = (x + 1.0) / 2.0
         mean = torch.tensor(self.MEAN, device=x.device).view(1, 3, 1, 1)
         std = torch.tensor(self.STD, device=x.device).view(1, 3, 1, 1)
         x = ((x - mean) / std).to(next(self.model.parameters()).dtype)
@@ -88,10 +89,38 @@ class ClipIdentityEncoder(nn.Module):
         self.model.save_pretrained(path)
 
     @classmethod
-    def from_pretrained(cls, path) -> "ClipIdentityEncoder":
+    def from_pretrained(cls, path, variant: Optional[str] = None,
+                        torch_dtype: Optional[torch.dtype] = None) -> "ClipIdentityEncoder":
         from transformers import CLIPVisionModelWithProjection
 
         path = Path(path).expanduser()
         if not (path / "config.json").is_file():
             raise InputError(f"no CLIP image encoder in {path} (expected config.json and weights)")
-        return cls(CLIPVisionModelWithProjection.from_pretrained(path))
+        kwargs = {k: v for k, v in (("variant", variant), ("dtype", torch_dtype)) if v is not None}
+        return cls(CLIPVisionModelWithProjection.from_pretrained(path, **kwargs))
+
+
+def build_identity_encoder(identity: Mapping, svd_dir=None, variant: Optional[str] = None):
+    """The external encoder of ``model.identity`` (None for ``learned``): SVD's CLIP image
+    encoder (``weights_path``, else ``SVD_DIR/image_encoder``) or the user's ArcFace model
+    (``weights_path``: ONNX or TorchScript). Its embedding size must be ``identity.dim``."""
+    kind, path = identity.get("kind", "learned"), identity.get("weights_path")
+    if kind == "learned":
+        return None
+    if kind == "clip":
+        if not path and svd_dir is None:
+            raise ConfigError("model.identity.kind 'clip' needs model.identity.weights_path or an SVD folder "
+                              "(model.unet.pretrained_path) with image_encoder/")
+        enc = ClipIdentityEncoder.from_pretrained(path or Path(svd_dir) / "image_encoder",
+                                                  variant=None if path else variant)
+    else:
+        from actalker.core.arcface import ArcFaceIdentityEncoder
+
+        if not path:
+            raise ConfigError("model.identity.kind 'arcface' needs model.identity.weights_path "
+                              "(an ArcFace model: .onnx, or TorchScript .pt)")
+        enc = ArcFaceIdentityEncoder.from_pretrained(path)
+    if enc.dim != identity.get("dim"):
+        raise ConfigError(f"model.identity.dim is {identity.get('dim')} but the {kind} encoder gives {enc.dim}-dim "
+                          f"embeddings: set model.identity.dim={enc.dim}")
+    return enc

@@ -31,9 +31,11 @@ COMPONENTS = ("denoiser", "vae", "scheduler", "identity")
 _ALLOWED_MODULE_PREFIXES = ("actalker.", "diffusers", "transformers")
 
 
-def save_model_folder(path: str | os.PathLike, components: dict, config: Config, branch_plugins: dict) -> Path:
+def save_model_folder(path: str | os.PathLike, components: dict, config: Config, branch_plugins: dict,
+                      registry=None) -> Path:
     """components: name -> object with save_pretrained (None: left out); branch_plugins:
-    branch -> {"modality", "plugin"}."""
+    branch -> {"modality", "plugin"}; registry: names the branch options that are assets
+    (copied into ``assets/``, saved as relative paths)."""
     from omegaconf import OmegaConf
 
     path = Path(path)
@@ -43,10 +45,37 @@ def save_model_folder(path: str | os.PathLike, components: dict, config: Config,
             if obj is not None:
                 obj.save_pretrained(tmp / name)
                 classes[name] = _class_path(obj)
+        if registry is not None:
+            config = _carry_assets(tmp, components.get("denoiser"), config, registry)
         (tmp / CONFIG_FILE).write_text(OmegaConf.to_yaml(OmegaConf.create(config.model_dump(mode="json"))))
         index = {"format": FORMAT, "version": FORMAT_VERSION, "components": classes, "branches": branch_plugins}
         (tmp / MODEL_INDEX).write_text(json.dumps(index, indent=2) + "\n")
     return path
+
+
+def _carry_assets(tmp: Path, denoiser, config: Config, registry) -> Config:
+    """Copy the branches' asset paths into the folder; relative paths in both configs."""
+    from actalker.core.assets import carry_assets, rewrite_config_file, with_options
+
+    branches = dict(getattr(getattr(denoiser, "config", None), "branches", None) or {})
+    moved = carry_assets(tmp, branches, registry)
+    if not moved:
+        return config
+    config_file = tmp / "denoiser" / getattr(denoiser, "config_name", "config.json")
+    if config_file.is_file():
+        rewrite_config_file(config_file, "branches", moved)
+    raw = config.model_dump(mode="json")
+    raw["model"]["branches"] = with_options(raw["model"]["branches"], moved)
+    return validate_config(raw)
+
+
+def absolute_assets_config(config: Config, registry, path: Path) -> Config:
+    """A read config with the folder's relative asset paths made absolute."""
+    from actalker.core.assets import absolute_assets
+
+    raw = config.model_dump(mode="json")
+    raw["model"]["branches"] = absolute_assets(raw["model"]["branches"], registry, path)
+    return validate_config(raw)
 
 
 def read_index(path: Path) -> dict:
@@ -105,6 +134,10 @@ def load_components(path: Path, index: dict, registry, dtype: torch.dtype) -> di
         kwargs = {}
         if name == "denoiser" and _accepts(klass.from_pretrained, "registry"):
             kwargs["registry"] = registry
+        if name == "denoiser" and _accepts(klass.from_pretrained, "resolve_branches"):
+            from actalker.core.assets import absolute_assets
+
+            kwargs["resolve_branches"] = lambda branches: absolute_assets(branches, registry, path)
         if name in ("denoiser", "vae"):
             kwargs["torch_dtype"] = dtype  # diffusers' way (casting after loading warns)
         loaded[name] = _load_component(klass, sub, kwargs, f"model folder {path}: {name}")
@@ -177,5 +210,6 @@ def _accepts(fn, arg: str) -> bool:
         return False
 
 
-__all__ = ["CONFIG_FILE", "FORMAT", "FORMAT_VERSION", "MODEL_INDEX", "check_branch_plugins", "default_dtype",
+__all__ = ["CONFIG_FILE", "FORMAT", "FORMAT_VERSION", "MODEL_INDEX", "absolute_assets_config", "check_branch_plugins",
+           "default_dtype",
            "load_components", "read_config", "read_index", "save_model_folder"]

@@ -37,9 +37,10 @@ from actalker.core.branches import (ControlBranch, check_gate_names, check_gate_
                                     gate_or_default, resolve_branches)
 from actalker.core.schema import Config, validate_config
 from actalker.core.controls import region_masks
-from actalker.core.guidance import GuidancePlan, plan_guidance
-from actalker.core.identity import ClipIdentityEncoder  # noqa: F401  (class path of older model folders)
-from actalker.core.model_folder import (CONFIG_FILE, MODEL_INDEX, check_branch_plugins, default_dtype,
+from actalker.core.guidance import GuidancePlan, plan_guidance, window_reference_scale
+from actalker.core.identity import ClipIdentityEncoder, build_identity_encoder  # noqa: F401  (class path of older model folders)
+from actalker.core.model_folder import (CONFIG_FILE, MODEL_INDEX, absolute_assets_config, check_branch_plugins,
+                                        default_dtype,
                                         load_components, read_config, read_index, save_model_folder)
 from actalker.core import gate_schedule
 from actalker.core.framing import crop_boxes, crop_points, fit_image
@@ -172,7 +173,7 @@ class ACTalkerPipeline:
                    for b in self.branches}
         components = {"denoiser": self.denoiser, "vae": self.vae, "scheduler": self.scheduler,
                       "identity": self.identity_encoder}
-        return save_model_folder(path, components, self.config, plugins)
+        return save_model_folder(path, components, self.config, plugins, self.registry)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, device: Optional[str | torch.device] = None,
@@ -182,7 +183,7 @@ class ACTalkerPipeline:
         index = read_index(path)
         registry = _default_registry(registry)
         check_branch_plugins(path, index, registry)
-        config = read_config(path)
+        config = absolute_assets_config(read_config(path), registry, path)
         device = torch.device(device) if device is not None else None
         parts = load_components(path, index, registry, dtype or default_dtype(device))
         pipe = cls(parts["denoiser"], parts["vae"], parts["scheduler"], parts.get("identity"), config, registry)
@@ -193,10 +194,12 @@ class ACTalkerPipeline:
 
     @classmethod
     def from_svd(cls, svd_dir: str | os.PathLike, config=None, registry=None, identity_encoder=None,
-                 torch_dtype: Optional[torch.dtype] = None) -> "ACTalkerPipeline":
+                 torch_dtype: Optional[torch.dtype] = None, variant: Optional[str] = None) -> "ACTalkerPipeline":
         """A fresh model from a local SVD diffusers folder (``unet/``, ``vae/``, optional
-        ``scheduler/``): the pretrained UNet gets zero-initialised PCM branches, so before
-        training it samples exactly like SVD with this pipeline's conditioning."""
+        ``scheduler/``, ``image_encoder/`` for ``identity.kind: clip``): the pretrained UNet
+        gets zero-initialised PCM branches, so before training it samples exactly like SVD
+        with this pipeline's conditioning. ``variant`` (e.g. "fp16") picks the weight files;
+        ``torch_dtype`` the dtype they are loaded in (the backbone is never built random first)."""
         from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler
 
         from actalker.core.denoiser import ACTalkerDenoiser
@@ -209,14 +212,16 @@ class ACTalkerPipeline:
         m = config.model
         if m.unet.config:
             raise ConfigError("from_svd takes the UNet from the SVD folder; leave model.unet.config empty")
+        variant = variant or m.unet.variant
         denoiser = ACTalkerDenoiser.from_svd(
             svd_dir, branches={k: v.model_dump() for k, v in m.branches.items()}, pcm=m.pcm.model_dump(),
             cond_dim=m.cond_dim, identity=m.identity.model_dump(), face_guider=m.face_guider, registry=registry,
-            subfolder="unet",
+            subfolder="unet", torch_dtype=torch_dtype, variant=variant,
         )
-        if identity_encoder is None and m.identity.kind == "clip":
-            identity_encoder = ClipIdentityEncoder.from_pretrained(m.identity.weights_path or svd_dir / "image_encoder")
-        vae = AutoencoderKLTemporalDecoder.from_pretrained(svd_dir / "vae")
+        if identity_encoder is None:
+            identity_encoder = build_identity_encoder(m.identity.model_dump(), svd_dir, variant)
+        kwargs = {k: v for k, v in (("variant", variant), ("torch_dtype", torch_dtype)) if v is not None}
+        vae = AutoencoderKLTemporalDecoder.from_pretrained(svd_dir / "vae", **kwargs)
         if (svd_dir / "scheduler" / "scheduler_config.json").is_file():
             scheduler = EulerDiscreteScheduler.from_pretrained(svd_dir / "scheduler")
         else:
@@ -241,6 +246,7 @@ class ACTalkerPipeline:
         width: Optional[int] = None,
         fps: Optional[float] = None,
         reference_scale: Optional[float] = None,
+        reference_scale_min: Optional[float] = None,
         guidance_scales: Optional[Mapping[str, float]] = None,
         guidance_order: Optional[Sequence[str]] = None,
         noise_aug_strength: Optional[float] = None,
@@ -271,6 +277,8 @@ class ACTalkerPipeline:
                      gate, else the plugin's ``default_gate``.
         landmarks, boxes: the reference face, normalised to ``image`` ((478, 3) or
                      (1, 478, 3); (4,) or (1, 4) xyxy) for the branches' region masks.
+        reference_scale_min: set -> the reference scale ramps per frame from this value to
+                     ``reference_scale`` (SVD's min/max_guidance_scale); default: the config's.
         output_type: "np" -> uint8 (F, H, W, 3); "pt" -> float (F, 3, H, W) in [-1, 1];
                      "latent" -> (1, F, 4, h, w).
         return_dict: False -> the frames; True -> ``ACTalkerPipelineOutput(frames, settings)``
@@ -284,7 +292,7 @@ class ACTalkerPipeline:
         settings = resolve_settings(
             self.config, num_inference_steps, height, width, fps, reference_scale, guidance_scales, guidance_order,
             noise_aug_strength, motion_bucket_id, window, window_shift, window_overlap, decode_chunk, decode_overlap,
-            guidance_batch)
+            guidance_batch, reference_scale_min)
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be 'np', 'pt' or 'latent', got {output_type!r}")
         settings, feats, gate_t = self.check_inputs(settings, conditions, gates, num_frames)
@@ -489,8 +497,8 @@ class ACTalkerPipeline:
         """Chained guidance on one window: its frames' tokens and gates; closed branches skipped."""
         win = tokens.window(idx.to(self.device))
         closed = [k for k, g in win.gates.items() if not bool((g > 0).any())]
-        plan = plan_guidance(self.branch_names, settings.reference_scale, settings.guidance_scales,
-                             settings.guidance_order, closed=closed)
+        scale = window_reference_scale(settings.reference_scale, settings.reference_scale_min, settings.num_frames, idx)
+        plan = plan_guidance(self.branch_names, scale, settings.guidance_scales, settings.guidance_order, closed=closed)
         return plan.combine(self._run_passes(plan, x, t, ref, win, settings.guidance_batch))
 
     def _pass_inputs(self, plan: GuidancePlan, x: torch.Tensor, ref: Reference, win: Tokens) -> list[tuple]:

@@ -74,6 +74,8 @@ class IdentityConfig(Strict):
 class PretrainedRef(Strict):
     pretrained_path: Optional[str] = Field(None, description="Local diffusers folder (e.g. SVD img2vid-xt).")
     subfolder: Optional[str] = Field(None, description="Subfolder inside pretrained_path.")
+    variant: Optional[str] = Field(None, description="Weights variant of pretrained_path, e.g. fp16 "
+                                   "(diffusion_pytorch_model.fp16.safetensors).")
     config: dict[str, Any] = Field(default_factory=dict, description="Constructor kwargs for a fresh model.")
 
 
@@ -116,6 +118,9 @@ class SamplingConfig(Strict):
 
 class GuidanceConfig(Strict):
     reference_scale: float = Field(2.0, description="Scale of (reference - unconditional).")
+    reference_scale_min: Optional[float] = Field(
+        None, description="Set: the reference scale ramps over the video's frames from this value (first frame) to "
+        "reference_scale (last), SVD's min_guidance_scale..max_guidance_scale; null: reference_scale on every frame.")
     order: list[str] = Field(default_factory=list, description="Branch order of the chained guidance; branches left out follow in config order (written back in full).")
     scales: dict[str, float] = Field(default_factory=dict, description="Scale per branch stage; a branch left out gets 1.0 (written back in full).")
 

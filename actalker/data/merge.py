@@ -10,7 +10,6 @@ could overlap), is reported before anything is written.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from actalker.data.manifest import build_manifest, load_manifest
 from actalker.data.preprocess import REPORT
 from actalker.errors import InputError
 from actalker.utils.atomic import write_text_atomic
+from actalker.utils.files import link_or_copy
 
 LISTS = ("written", "existing", "skipped", "failed")
 
@@ -58,13 +58,6 @@ def check_shards(reports: list[dict]) -> list[str]:
     return missing
 
 
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
 def gather_clips(dirs: list[Path], out: Path) -> tuple[list[str], list[str]]:
     """(clips brought into out/clips, clip ids found in two shards with different content)."""
     from actalker.utils.atomic import atomic_dir
@@ -80,7 +73,7 @@ def gather_clips(dirs: list[Path], out: Path) -> tuple[list[str], list[str]]:
                     conflicts.append(meta.parent.name)
                 continue
             with atomic_dir(target) as tmp:
-                shutil.copytree(meta.parent, tmp, copy_function=_link_or_copy, dirs_exist_ok=True)
+                shutil.copytree(meta.parent, tmp, copy_function=link_or_copy, dirs_exist_ok=True)
             brought.append(meta.parent.name)
     return brought, conflicts
 

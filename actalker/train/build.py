@@ -14,16 +14,19 @@ def build_vae(model_cfg):
 
     ref, unet = model_cfg.vae, model_cfg.unet
     if ref.pretrained_path:
-        return AutoencoderKLTemporalDecoder.from_pretrained(ref.pretrained_path, subfolder=ref.subfolder)
+        return AutoencoderKLTemporalDecoder.from_pretrained(ref.pretrained_path, subfolder=ref.subfolder,
+                                                            variant=ref.variant)
     if ref.config:
         return AutoencoderKLTemporalDecoder(**ref.config)
     if unet.pretrained_path and (Path(unet.pretrained_path) / (ref.subfolder or "vae")).is_dir():
-        return AutoencoderKLTemporalDecoder.from_pretrained(unet.pretrained_path, subfolder=ref.subfolder or "vae")
+        return AutoencoderKLTemporalDecoder.from_pretrained(unet.pretrained_path, subfolder=ref.subfolder or "vae",
+                                                            variant=ref.variant or unet.variant)
     raise ConfigError("model.vae: set pretrained_path (an SVD folder) or config (constructor kwargs)")
 
 
 def build_pipeline(cfg, registry=None):
     from actalker.core.denoiser import ACTalkerDenoiser
+    from actalker.core.identity import build_identity_encoder
     from actalker.core.pipeline import ACTalkerPipeline
     from actalker.core.sampling import make_scheduler
 
@@ -31,9 +34,11 @@ def build_pipeline(cfg, registry=None):
         from actalker.plugins import load_registry
 
         registry = load_registry()
-    if cfg.model.identity.kind != "learned":
-        # The external encoders (SVD's CLIP, ArcFace) come with the pipeline's loader.
-        raise ConfigError(f"model.identity.kind '{cfg.model.identity.kind}': training supports 'learned' only for now")
+    # SVD's frozen CLIP image encoder (from the SVD folder) or the user's ArcFace; None for learned.
+    identity = build_identity_encoder(cfg.model.identity.model_dump(), cfg.model.unet.pretrained_path,
+                                      cfg.model.unet.variant)
+    if identity is not None:
+        identity.requires_grad_(False).eval()
     denoiser = ACTalkerDenoiser.from_model_config(cfg.model, registry=registry)
     if cfg.model.init_from:
         from actalker.train.warm_start import warm_start
@@ -42,7 +47,7 @@ def build_pipeline(cfg, registry=None):
         print(f"init_from {cfg.model.init_from}: copied {n['copied']} tensors ({', '.join(cfg.model.init_include)}), "
               f"{n['fresh']} start fresh, {n['mismatched']} skipped for shape", flush=True)
     scheduler = make_scheduler(sigma_min=cfg.sampling.sigma_min, sigma_max=cfg.sampling.sigma_max)
-    return ACTalkerPipeline(denoiser, build_vae(cfg.model), scheduler, None, cfg, registry)
+    return ACTalkerPipeline(denoiser, build_vae(cfg.model), scheduler, identity, cfg, registry)
 
 
 def build_dataset(cfg, split: str):

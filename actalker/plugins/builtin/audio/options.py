@@ -15,7 +15,9 @@ class AudioOptions(BaseModel):
         "(all hidden states of a local Whisper encoder, 50 tokens/s, as the paper).",
     )
     whisper_path: Optional[str] = Field(
-        None, description="Local folder of a transformers Whisper model (e.g. whisper-tiny); needed for encoder='whisper'."
+        None, description="Local folder of a transformers Whisper model (e.g. whisper-tiny); needed for encoder='whisper'. "
+        "A saved model folder carries a copy (assets/).",
+        json_schema_extra={"asset": True},  # copied into model folders (actalker.core.assets)
     )
     window_s: float = Field(
         0.2, gt=0, le=2.0, description="Seconds of audio context per video frame, centred on the frame (paper: 0.2)."

@@ -12,7 +12,8 @@ class MotionOptions(BaseModel):
     face_model: Optional[str] = Field(
         None,
         description="Path of MediaPipe's face_landmarker_v2_with_blendshapes.task; "
-        "default: the ACTALKER_FACE_MODEL environment variable.",
+        "default: the ACTALKER_FACE_MODEL environment variable. A saved model folder carries a copy (assets/).",
+        json_schema_extra={"asset": True},  # copied into model folders (actalker.core.assets)
     )
     features: Literal["all", "blendshapes", "pose"] = Field(
         "all", description="Which motion features drive the branch: 52 blendshapes + 6 head pose ('all'), or one group."
