@@ -61,7 +61,7 @@ def test_synth_command_writes_world_and_sheet(tmp_path, capsys):
 
     class A:
         out, clips, seed, frames, size, fps = tmp_path / "w", 5, 1, 10, 32, 25.0
-        clips_per_identity, speech, contact_sheet, quiet = 1, "syllables", tmp_path / "sheet.png", True
+        clips_per_identity, speech, contact_sheet, quiet, prompts = 1, "syllables", tmp_path / "sheet.png", True, False
     assert synth.run(A) == 0
     m = json.loads((tmp_path / "w" / "manifest.json").read_text())
     assert len(m["clips"]) == 5 and m["kind"] == "synthetic"
@@ -80,6 +80,6 @@ def test_auto_speech_falls_back_without_espeak(monkeypatch, tmp_path):
 
     class A:
         out, clips, seed, frames, size, fps = tmp_path / "w", 1, 0, 4, 32, 25.0
-        clips_per_identity, speech, contact_sheet, quiet = 1, "espeak", None, True
+        clips_per_identity, speech, contact_sheet, quiet, prompts = 1, "espeak", None, True, False
     with pytest.raises(InputError, match="espeak-ng is not installed"):
         synth.run(A)

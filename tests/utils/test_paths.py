@@ -96,7 +96,7 @@ def test_cli_turns_a_stray_write_oserror_into_one_line(monkeypatch, capsys):
     parser = cli.build_parser()
     args = parser.parse_args(["plugins"])
     monkeypatch.setattr(cli, "build_parser", lambda: parser)
-    monkeypatch.setattr(parser, "parse_args", lambda argv=None: args)
+    monkeypatch.setattr(parser, "parse_known_args", lambda argv=None: (args, []))
     args.func = boom
     assert cli.main([]) == 2
     err = capsys.readouterr().err.strip()
