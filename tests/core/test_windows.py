@@ -127,3 +127,10 @@ def test_smallest_valid_arguments_are_accepted():
     assert [int(w[0]) for w in window_indices(4, 2, shift=0, step=5, overlap=1)] == [0, 1, 2, 3]
     # F == W: one window, in order, whatever the shift
     assert [w.tolist() for w in window_indices(5, 5, shift=3, step=1)] == [list(range(5))]
+
+
+def test_single_window_is_the_prediction_itself_not_a_float32_average():
+    # F <= W returns predict's output untouched; the averaging path would round float64 to float32
+    x = torch.full((1, 6, 2), 1.0 + 2.0 ** -40, dtype=torch.float64)
+    out = predict_windowed(lambda idx: x[:, idx], 6, window=8, shift=3, step=2)
+    assert out.dtype == torch.float64 and torch.equal(out, x)
