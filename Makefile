@@ -10,7 +10,7 @@ TORCH_INDEX ?=
 CONTRIB := plugins_contrib/actalker-eeg plugins_contrib/actalker-headpose plugins_contrib/actalker-blink plugins_contrib/actalker-text
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-model test test-slow bench install clean-venv
+.PHONY: demo demo-model test test-slow bench install clean-venv mutation
 
 $(STAMP): pyproject.toml constraints-cpu.txt $(foreach p,$(CONTRIB),$(p)/pyproject.toml)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,3 +49,8 @@ bench: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Mutation testing of the core's numeric path and the config validation (docs/testing.md);
+# not part of `make test`. ARGS: module globs to run, e.g. ARGS='actalker.core.windows.*'.
+mutation: $(STAMP)
+	OMP_NUM_THREADS=1 MUTMUT=$(VENV)/bin/mutmut PYTHON=$(PY) nice -n 19 scripts/mutation.sh $(ARGS)

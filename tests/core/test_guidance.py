@@ -81,3 +81,35 @@ def test_unknown_branch_in_order_or_scales_is_a_config_error():
         plan_guidance(BRANCHES, order=["nope"])
     with pytest.raises(ConfigError, match="guidance.scales has branch 'nope'"):
         plan_guidance(BRANCHES, scales={"nope": 2.0})
+
+
+def test_default_reference_scale_is_two():
+    plan = plan_guidance(["first"])  # reference 2, branch 1: coefficients 1 - 2, 2 - 1, 1 - 0
+    assert [(p.reference, p.branches, p.coefficient) for p in plan.passes] == [
+        (False, (), -1.0), (True, (), 1.0), (True, ("first",), 1.0)]
+
+
+def test_combine_scales_every_coefficient_but_one():
+    # coefficients -2, 2, 1 (reference 3, one branch at 1): 2.0 must scale, only 1.0 may skip
+    plan = plan_guidance(["first"], 3.0)
+    assert [p.coefficient for p in plan.passes] == [-2.0, 2.0, 1.0]
+    e = [torch.full((2,), v) for v in (1.0, 10.0, 100.0)]
+    assert plan.combine(e).tolist() == [-2.0 + 20.0 + 100.0] * 2
+    half = [t.half() for t in e]
+    assert plan.combine(half).dtype == torch.float16
+    with pytest.raises(ValueError, match=r"^expected 3 predictions, got 2$"):
+        plan.combine(e[:2])
+
+
+def test_order_errors_name_the_branch_and_list_the_known_ones():
+    with pytest.raises(ConfigError, match=r"'nope', which the model lacks \(branches: b_one, b_two, b_three\)$"):
+        resolve_order(BRANCHES, ["nope"])
+    with pytest.raises(ConfigError, match=r"'nope', which the model lacks \(branches: none\)$"):
+        resolve_order([], ["nope"])
+    with pytest.raises(ConfigError, match=r"^guidance.order lists a branch twice: \['b_one', 'b_one'\]$"):
+        resolve_order(BRANCHES, ["b_one", "b_one"])
+    with pytest.raises(ConfigError, match=r"'nope', which the model lacks \(branches: b_one, b_two, b_three\)$"):
+        plan_guidance(BRANCHES, scales={"nope": 2.0})
+    with pytest.raises(ConfigError, match=r"'nope', which the model lacks \(branches: none\)$"):
+        plan_guidance([], scales={"nope": 2.0})
+    assert resolve_order(BRANCHES, ["b_three"]) == ("b_three", "b_one", "b_two")

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from actalker.core.windows import predict_windowed, window_coverage, window_indices
+from actalker.errors import ConfigError
 
 
 @pytest.mark.parametrize("num_frames", [1, 7, 25])
@@ -82,3 +83,56 @@ def test_window_starts_and_coverage_by_hand():
     # the last window (58..60, 0..10) wraps: frames 4, 5 only in it, 6 also in the first (6..19),
     # 20 only in the second (15..28)
     assert window_coverage(61, 14, shift=3, step=2, overlap=4)[[4, 5, 6, 20]].tolist() == [1, 1, 2, 1]
+
+
+def test_defaults_are_no_shift_step_zero_no_overlap():
+    # F = 50, W = 25: no overlap -> 2 windows from 0; overlap 1 would give 3, shift or step 1
+    # would move the origin. Each default is checked where changing it changes the answer.
+    assert [w.tolist() for w in window_indices(50, 25)] == [list(range(25)), list(range(25, 50))]
+    assert [int(w[0]) for w in window_indices(50, 25, shift=7)] == [0, 25]  # step defaults to 0
+    assert [int(w[0]) for w in window_indices(50, 25, step=3)] == [0, 25]  # shift defaults to 0
+    assert window_coverage(50, 25).tolist() == [1] * 50  # overlap 1 would cover some frames twice
+    # F = 30, W = 25 from origin 0: windows 0..24 and 15..29, 0..9; any other origin moves the 2s
+    at_origin_0 = [2] * 10 + [1] * 5 + [2] * 10 + [1] * 5
+    assert window_coverage(30, 25, shift=7).tolist() == at_origin_0
+    assert window_coverage(30, 25, step=3).tolist() == at_origin_0
+    for kwargs in ({}, {"shift": 7}, {"step": 3}):
+        calls = []
+
+        def predict(idx):
+            calls.append(idx.tolist())
+            return torch.zeros(2, len(idx), 3)  # frames on dim 1 (the default frame_dim)
+
+        predict_windowed(predict, 50, 25, **kwargs)
+        assert calls == [list(range(25)), list(range(25, 50))], kwargs
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ((0, 25), "num_frames must be >= 1, got 0"),
+        ((10, 0), "sampling.window must be >= 1, got 0"),
+        ((10, 4, -1), "sampling.window_shift must be >= 0, got -1"),
+        ((10, 4, 0, 0, 4), r"window overlap must be in \[0, window=4\), got 4"),
+        ((10, 4, 0, 0, -1), r"window overlap must be in \[0, window=4\), got -1"),
+    ],
+)
+def test_invalid_window_arguments_name_the_setting(args, message):
+    with pytest.raises(ConfigError, match=f"^{message}$"):
+        window_indices(*args)
+
+
+def test_smallest_valid_arguments_are_accepted():
+    assert [w.tolist() for w in window_indices(1, 1)] == [[0]]
+    assert [w.tolist() for w in window_indices(3, 1)] == [[0], [1], [2]]
+    # the largest overlap (window - 1): stride 1, one window per frame; shift 0 is valid
+    assert [int(w[0]) for w in window_indices(4, 2, shift=0, step=5, overlap=1)] == [0, 1, 2, 3]
+    # F == W: one window, in order, whatever the shift
+    assert [w.tolist() for w in window_indices(5, 5, shift=3, step=1)] == [list(range(5))]
+
+
+def test_single_window_is_the_prediction_itself_not_a_float32_average():
+    # F <= W returns predict's output untouched; the averaging path would round float64 to float32
+    x = torch.full((1, 6, 2), 1.0 + 2.0 ** -40, dtype=torch.float64)
+    out = predict_windowed(lambda idx: x[:, idx], 6, window=8, shift=3, step=2)
+    assert out.dtype == torch.float64 and torch.equal(out, x)
