@@ -29,6 +29,8 @@ FORMAT = "actalker-model"
 FORMAT_VERSION = 1
 COMPONENTS = ("denoiser", "vae", "scheduler", "identity")
 _ALLOWED_MODULE_PREFIXES = ("actalker.", "diffusers", "transformers")
+# Component classes that moved: the path older model folders' index names -> where the class lives now.
+MOVED_CLASSES = {"actalker.core.pipeline:ClipIdentityEncoder": "actalker.core.identity:ClipIdentityEncoder"}
 
 
 def save_model_folder(path: str | os.PathLike, components: dict, config: Config, branch_plugins: dict,
@@ -191,6 +193,7 @@ def _class_path(obj) -> str:
 
 
 def _import_class(path: str):
+    path = MOVED_CLASSES.get(str(path), path)
     module, _, name = str(path).partition(":")
     if not module.startswith(_ALLOWED_MODULE_PREFIXES) or not name:
         raise InputError(f"model component class {path!r} is not an actalker, diffusers or transformers class")

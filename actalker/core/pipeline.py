@@ -38,7 +38,7 @@ from actalker.core.branches import (ControlBranch, check_gate_names, check_gate_
 from actalker.core.schema import Config, validate_config
 from actalker.core.controls import region_masks
 from actalker.core.guidance import GuidancePlan, plan_guidance, window_reference_scale
-from actalker.core.identity import ClipIdentityEncoder, build_identity_encoder  # noqa: F401  (class path of older model folders)
+from actalker.core.identity import build_identity_encoder
 from actalker.core.model_folder import (CONFIG_FILE, MODEL_INDEX, absolute_assets_config, check_branch_plugins,
                                         default_dtype,
                                         load_components, read_config, read_index, save_model_folder)
@@ -551,5 +551,4 @@ class ACTalkerPipeline:
         return frames if output_type == "pt" else frames_to_uint8(frames)
 
 
-__all__ = ["ACTalkerPipeline", "ACTalkerPipelineOutput", "ClipIdentityEncoder", "CONFIG_FILE", "GenerationSettings",
-           "MODEL_INDEX"]
+__all__ = ["ACTalkerPipeline", "ACTalkerPipelineOutput", "CONFIG_FILE", "GenerationSettings", "MODEL_INDEX"]

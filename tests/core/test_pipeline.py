@@ -310,6 +310,12 @@ def test_from_svd_uses_the_local_unet_vae_and_clip_identity(tmp_path):
     loaded = ACTalkerPipeline.from_pretrained(folder, registry=tiny_registry())
     loaded.progress = False
     assert np.array_equal(loaded(portrait(), signals(2), **kw), out)
+    index = json.loads((folder / MODEL_INDEX).read_text())  # folders saved before the encoder left core/pipeline.py
+    index["components"]["identity"] = "actalker.core.pipeline:ClipIdentityEncoder"
+    (folder / MODEL_INDEX).write_text(json.dumps(index))
+    old = ACTalkerPipeline.from_pretrained(folder, registry=tiny_registry())
+    assert type(old.identity_encoder) is type(p.identity_encoder)
+    assert torch.equal(old.encode_identity(fit_image(portrait(), SIZE, SIZE)[0]), emb)
     with pytest.raises(InputError, match="unet/config.json is missing"):
         ACTalkerPipeline.from_svd(tmp_path, tiny_config(), registry=tiny_registry())
 
