@@ -136,3 +136,21 @@ def test_single_window_is_the_prediction_itself_not_a_float32_average():
     x = torch.full((1, 6, 2), 1.0 + 2.0 ** -40, dtype=torch.float64)
     out = predict_windowed(lambda idx: x[:, idx], 6, window=8, shift=3, step=2)
     assert out.dtype == torch.float64 and torch.equal(out, x)
+
+
+def test_windowed_prediction_uses_the_overlap_and_keeps_the_dtype():
+    """Mutation survivors: the overlap not passed on to window_indices, and the average
+    returned in float32 whatever the prediction's dtype."""
+    from actalker.core.windows import predict_windowed, window_indices
+
+    seen = []
+
+    def predict(idx):
+        seen.append(idx.tolist())
+        return idx.to(torch.float64).view(1, -1, 1) + 0.5
+
+    out = predict_windowed(predict, num_frames=12, window=6, overlap=2)
+    assert seen == [w.tolist() for w in window_indices(12, 6, 0, 0, 2)]
+    assert seen != [w.tolist() for w in window_indices(12, 6, 0, 0, 0)]  # the overlap changes the windows
+    assert out.dtype == torch.float64
+    assert torch.allclose(out.view(-1), torch.arange(12, dtype=torch.float64) + 0.5)
