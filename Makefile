@@ -33,7 +33,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/actalker demo $(ARGS)
 
-# Train the embedded demo model from scratch (configs/demo.yaml; ~45 min on 2 quiet CPU cores)
+# Train the embedded demo model from scratch (configs/demo.yaml; ~95 min on 2 quiet CPU cores,
+# measured 1.71 s/step for the denoiser's 3000 steps: over the 60-minute goal, docs/results.md)
 # and install it as actalker/assets/demo_model. ARGS: the run folder (default runs/demo).
 demo-model: $(STAMP)
 	ACTALKER=$(VENV)/bin/actalker PYTHON=$(PY) scripts/train_demo.sh $(ARGS)
