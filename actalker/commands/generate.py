@@ -338,9 +338,8 @@ def _input_notices(args, pipe, inputs: dict[str, Path], gates: dict, image: np.n
     for branch, path in inputs.items():
         if pipe.branch(branch).modality == "audio":  # the built-in speech modality
             _say(silence_notice(read_audio(path, 16000), f"the audio {path}"))
-    for name, g in gates.items():  # a constant or a schedule: its largest keyframe
-        top = max(k.value for k in g.keyframes) if hasattr(g, "keyframes") else g
-        _say(gate_notice(name, torch.as_tensor(top), "--gate"))
+    for name, schedule in gates.items():  # a constant is one keyframe: the largest keyframe is the peak
+        _say(gate_notice(name, torch.as_tensor(max(k.value for k in schedule.keyframes)), "--gate"))
     if not args.landmarks_from_clip:  # a stored clip's frame is training data's own kind
         _say(domain_notice(_training_data(args.model), image, f"the image {args.image}"))
 

@@ -22,7 +22,6 @@ from typing import Iterable, Mapping, Optional, Sequence
 import torch
 
 from actalker.core.guidance_order import DEFAULT_BRANCH_SCALE, complete_guidance, resolve_order
-from actalker.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -90,19 +89,13 @@ def plan_guidance(
     scales: scale per branch stage (missing = 1.0); closed: branches
     whose gate is 0 everywhere (their stage equals the previous one and is left out).
     """
-    branches = list(branches)
-    scales = dict(scales or {})
-    for name in scales:
-        if name not in branches:
-            known = ", ".join(branches) or "none"
-            raise ConfigError(f"guidance.scales has branch '{name}', which the model lacks (branches: {known})")
-    full_order = resolve_order(branches, order)
+    full_order, scales = complete_guidance(branches, order, scales)  # one owner of order, scales and defaults
     closed = set(closed)
     chain = tuple(b for b in full_order if b not in closed)
 
     # S_0 = 1 (coefficient of eps_0 is 1 - s_ref), S_1 = s_ref, S_{1+k} = s_k, S_{N+2} = 0.
     ref = reference_scale.float() if torch.is_tensor(reference_scale) else float(reference_scale)
-    stage_scales = [1.0, ref] + [float(scales.get(b, 1.0)) for b in chain] + [0.0]
+    stage_scales = [1.0, ref] + [scales[b] for b in chain] + [0.0]
     passes = []
     for j in range(len(chain) + 2):
         coef = stage_scales[j] - stage_scales[j + 1]
