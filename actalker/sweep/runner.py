@@ -217,8 +217,10 @@ def load_done(run: Run, d: Path) -> RunRecord:
 
 
 def run_sweep(sweep: Sweep, out: str | Path, only=None, extra=(), eval_fn: Optional[EvalFn] = None,
-              in_process: bool = False, progress: bool = True, log=print) -> list[RunRecord]:
-    """Run every (variant, seed) not yet done; write the results tables after each run."""
+              in_process: bool = False, progress: bool = True, log=print,
+              launch: Optional[list[str]] = None) -> list[RunRecord]:
+    """Run every (variant, seed) not yet done; write the results tables after each run.
+    ``launch`` starts each run's training (e.g. ``accelerate launch ... -m actalker.cli``)."""
     from tqdm.auto import tqdm
 
     from actalker.plugins import load_registry
@@ -237,7 +239,7 @@ def run_sweep(sweep: Sweep, out: str | Path, only=None, extra=(), eval_fn: Optio
         else:
             if log:
                 log(f"[{run.key}] {'resuming' if state == 'resume' else 'starting'} in {d}")
-            rec = execute_run(sweep, run, d, eval_fn, in_process, registry)
+            rec = execute_run(sweep, run, d, eval_fn, in_process, registry, launch)
         records.append(rec)
         if log:
             what = "already done" if rec.skipped else rec.status

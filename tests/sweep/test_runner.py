@@ -132,6 +132,17 @@ def test_cli_trains_each_run_in_a_subprocess(data, tmp_path, capsys):
     assert "1 of 1 runs done" in capsys.readouterr().out
 
 
+@pytest.mark.slow
+def test_cli_trains_each_run_under_accelerate_launch_with_a_config(data, tmp_path, capsys):
+    out = tmp_path / "out"
+    config = REPO / "configs" / "accelerate" / "cpu_2proc.yaml"
+    assert main(["sweep", str(CI), "--out", str(out), "--only", "full", "--set", f"data.root={data}",
+                 "--no-progress", "--accelerate-config", str(config)]) == 0
+    log = (out / "full" / "seed-0" / "train.log").read_text()
+    assert "accelerate.commands.launch --config_file" in log and "cpu_2proc.yaml -m actalker.cli train" in log
+    assert "1 of 1 runs done" in capsys.readouterr().out
+
+
 def test_a_stopped_training_stops_the_sweep(data, tmp_path, monkeypatch):
     import actalker.cli
 

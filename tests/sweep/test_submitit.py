@@ -38,6 +38,8 @@ def test_slurm_dry_run_prints_each_jobs_sbatch_parameters(tmp_path, capsys):
     (["--launcher", "slurm"], "--launcher slurm needs --partition"),
     (["--launcher", "slrum"], "--launcher 'slrum': expected one of local, submitit-local, slurm"),
     (["--launcher", "slurm", "--partition", "p", "--slurm-arg", "qos"], "--slurm-arg 'qos' must look like key=value"),
+    (["--accelerate-config", "nosuch.yaml"], "--accelerate-config nosuch.yaml: no such file"),
+    (["--gpus-per-run", "2", "--in-process"], "--in-process trains in this process: it cannot use"),
 ])
 def test_bad_launcher_options_one_line(tmp_path, capsys, argv, message):
     assert main(["sweep", str(CI), "--out", str(tmp_path / "o"), "--dry-run", *argv]) == 2
