@@ -321,7 +321,7 @@ def _load_signals(args, pipe, inputs: dict[str, Path]) -> dict:
         # A plugin that analyses faces (an options field `face_model`) gets --face-model too.
         if args.face_model and "face_model" in type(opts).model_fields and getattr(opts, "face_model") is None:
             opts = opts.model_copy(update={"face_model": args.face_model})
-        conditions[branch] = call_plugin(b, "load", load, b.spec, path, args.frames or s.num_frames, fps, opts,
+        conditions[branch] = call_plugin(b, "load", load, b.spec, path, requested_frames(args, pipe), fps, opts,
                                          args.on_short, on=f"file {path}")
     return conditions
 
@@ -423,11 +423,17 @@ def _stage(args, t0: float, text: str) -> None:
         print(f"[{time.time() - t0:7.1f}s] {text}", file=sys.stderr, flush=True)
 
 
+def requested_frames(args, pipe) -> Optional[int]:
+    """How many frames were asked for: --frames, else the model's sampling.num_frames; None
+    means "as long as the shortest signal" (and earns a notice saying so)."""
+    return args.frames or pipe.config.sampling.num_frames or None
+
+
 def _call_kwargs(args, pipe, conditions: dict, gates: dict, scales: dict) -> dict:
     """The pipeline's keyword arguments from the flags (defaults: the model's config)."""
     s = pipe.config.sampling
     return dict(
-        gates=gates, num_frames=args.frames or s.num_frames or min(int(c.shape[0]) for c in conditions.values()),
+        gates=gates, num_frames=requested_frames(args, pipe) or min(int(c.shape[0]) for c in conditions.values()),
         num_inference_steps=args.steps, height=args.height, width=args.width, fps=float(args.fps or s.fps),
         reference_scale=args.reference_scale, guidance_scales={**pipe.config.guidance.scales, **scales},
         guidance_batch=args.guidance_batch, seed=pipe.config.seed if args.seed is None else args.seed)
@@ -478,7 +484,7 @@ def run(args) -> int:
     _stage(args, t0, f"reading the signals ({', '.join(inputs)})")
     conditions = _load_signals(args, pipe, inputs)
     _input_notices(args, pipe, inputs, gates, image)
-    if not (args.frames or pipe.config.sampling.num_frames):
+    if requested_frames(args, pipe) is None:
         _say(_length_notice(conditions, float(args.fps or pipe.config.sampling.fps)))
     kwargs = _call_kwargs(args, pipe, conditions, gates, scales)
     audio, audio_from = _first_audio(inputs)
