@@ -29,6 +29,8 @@ def register(subparsers) -> None:
     p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run only these variants")
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="extra",
                    help="config overrides for every run, e.g. data.root=data/synth (applied last)")
+    p.add_argument("--eval", nargs="+", default=[], metavar="KEY=VALUE", dest="eval_set",
+                   help="change the sweep file's eval section, e.g. data=heldout split=all frames=100")
     p.add_argument("--dry-run", action="store_true", help="list the runs, their state and overrides; run nothing")
     p.add_argument("--in-process", action="store_true", help="train in this process instead of a subprocess per run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -57,7 +59,7 @@ def run(args) -> int:
     from actalker.sweep.runner import plan, run_sweep
     from actalker.sweep.spec import load_sweep
 
-    sweep = load_sweep(args.sweep)
+    sweep = load_sweep(args.sweep, args.eval_set)
     for item in args.extra:
         if "=" not in item:
             raise ConfigError(f"--set {item!r} must look like key.path=value")
@@ -106,6 +108,7 @@ def launch_options(args):
     opts = LaunchOptions(launcher=args.launcher, partition=args.partition, gpus_per_run=args.gpus_per_run,
                          cpus_per_run=args.cpus_per_run, time_min=args.time_min, mem_gb=args.mem_gb,
                          account=args.account, slurm_args=list(args.slurm_arg), max_attempts=args.max_attempts,
+                         eval_set=list(args.eval_set),
                          accelerate_config=args.accelerate_config, wait=args.wait)
     opts.check()
     return opts

@@ -32,13 +32,14 @@ class RunJob:
     extra: list[str] = field(default_factory=list)
     gpus: int = 0
     accelerate_config: Optional[str] = None
+    eval_set: list[str] = field(default_factory=list)
 
     def __call__(self) -> dict:
         from actalker.sweep.launch import accelerate_prefix
         from actalker.sweep.runner import control_eval, execute_run, run_dir
         from actalker.sweep.spec import load_sweep
 
-        sweep = load_sweep(self.sweep_path)
+        sweep = load_sweep(self.sweep_path, self.eval_set)
         run = next(r for r in sweep.runs([self.variant], self.extra) if r.seed == self.seed)
         d = run_dir(Path(self.out), run)
         rec = execute_run(sweep, run, d, control_eval, in_process=False,

@@ -33,6 +33,7 @@ class LaunchOptions:
     accelerate_config: Optional[str] = None
     max_attempts: int = 3
     wait: bool = False
+    eval_set: list[str] = field(default_factory=list)  # --eval key=value: the sweep file's eval section
 
     def check(self) -> None:
         """One-line ConfigError for options that cannot work together."""

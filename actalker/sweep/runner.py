@@ -136,14 +136,15 @@ def gate_settings(branches: list[str], text: Optional[str]) -> list[tuple[str, d
 
 def control_eval(model_dir: Path, cfg, spec: EvalSpec, run_dir: Path) -> dict[str, float]:
     """Control metrics (actalker.eval.runner) of the trained model on held-out clips of
-    ``data.root``: ``<metric>[<setting>]`` = mean over clips."""
+    ``spec.data`` (default ``data.root``): ``<metric>[<setting>]`` = mean over clips."""
     from actalker.commands.eval import _clips
     from actalker.core.pipeline import ACTalkerPipeline
     from actalker.eval.runner import evaluate_control
 
-    if not cfg.data.root:
-        raise InputError("data.root is not set: evaluation needs held-out clips")
-    clips = _clips(Path(cfg.data.root), spec.split, spec.clips)
+    root = spec.data or cfg.data.root
+    if not root:
+        raise InputError("data.root is not set: evaluation needs held-out clips (or the sweep's eval.data)")
+    clips = _clips(Path(root), spec.split, spec.clips)
     pipe = ACTalkerPipeline.from_pretrained(model_dir)
     pipe.progress = False
     labelled = gate_settings(pipe.branch_names, spec.gates)

@@ -42,7 +42,8 @@ class _Strict(BaseModel):
 
 class EvalSpec(_Strict):
     clips: int = Field(8, ge=1, description="Held-out clips evaluated per run.")
-    split: str = Field("test", description="Split of data.root the clips come from.")
+    data: Optional[str] = Field(None, description="Folder of held-out clips (actalker synth); null = data.root.")
+    split: str = Field("test", description="Split of that folder the clips come from ('all': every clip).")
     frames: Optional[int] = Field(None, ge=3, description="Frames generated per clip; null = the whole clip.")
     steps: Optional[int] = Field(None, ge=1, description="Denoising steps; null = the config's sampling.steps.")
     gates: Optional[str] = Field(None, description="Gate settings 'a=1,b=1;a=1,b=0'; null = all open, then each alone.")
@@ -202,7 +203,19 @@ def parse_sweep(data: Any, path: Optional[Path] = None) -> Sweep:
     return Sweep(spec, path, _resolve_base(spec.base, path), expand(spec, where))
 
 
-def load_sweep(path: str | Path) -> Sweep:
+def eval_overrides(items: list[str], where: str) -> dict:
+    """``["frames=100", "data=heldout"]`` -> {"frames": 100, "data": "heldout"} (values read as YAML)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{where}: --eval {item!r} must look like key=value (e.g. frames=100)")
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+    return out
+
+
+def load_sweep(path: str | Path, eval_set: list[str] = ()) -> Sweep:
+    """The sweep file at ``path``; ``eval_set`` ("key=value") changes its ``eval`` section."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"sweep file {path} not found")
@@ -211,4 +224,6 @@ def load_sweep(path: str | Path) -> Sweep:
     except (yaml.YAMLError, OSError, UnicodeDecodeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"sweep file {path} could not be read: {first}") from err
+    if eval_set and isinstance(data, dict):
+        data["eval"] = {**(data.get("eval") or {}), **eval_overrides(list(eval_set), str(path))}
     return parse_sweep(data, path)

@@ -48,7 +48,7 @@ def classify(d: Path, state: str, opts: LaunchOptions) -> str:
 
 def make_job(sweep_path: Path, out: Path, run, extra, opts: LaunchOptions) -> RunJob:
     return RunJob(str(Path(sweep_path).resolve()), str(out), run.variant, run.seed, list(extra),
-                  opts.gpus_per_run, opts.accelerate_config)
+                  opts.gpus_per_run, opts.accelerate_config, list(opts.eval_set))
 
 
 def submit_sweep(sweep: Sweep, sweep_path: Path, out: Path, only, extra, opts: LaunchOptions, log=print) -> Collected:

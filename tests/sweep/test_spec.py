@@ -88,3 +88,18 @@ def test_base_path_is_relative_to_the_sweep_file(tmp_path):
     assert sweep.base == str((tmp_path / "tiny.yaml").resolve())
     cfg, _ = load_config(sweep.base, sweep.runs()[0].overrides)
     assert cfg.train.max_steps == 7
+
+
+def test_eval_overrides_change_the_eval_section_and_are_checked(tmp_path):
+    from actalker.sweep.spec import load_sweep
+
+    path = tmp_path / "s.yaml"
+    path.write_text("base: demo\neval: {clips: 8, frames: 25}\nvariants: [{name: full}]\n")
+    sweep = load_sweep(path, ["data=runs/heldout", "split=all", "frames=100"])
+    assert (sweep.spec.eval.data, sweep.spec.eval.split, sweep.spec.eval.frames, sweep.spec.eval.clips) == \
+        ("runs/heldout", "all", 100, 8)
+    assert load_sweep(path).spec.eval.frames == 25 and load_sweep(path).spec.eval.data is None
+    with pytest.raises(ConfigError, match="frame"):
+        load_sweep(path, ["frame=100"])  # a typo of a key is named
+    with pytest.raises(ConfigError, match=r"--eval 'frames' must look like key=value"):
+        load_sweep(path, ["frames"])
