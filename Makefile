@@ -33,9 +33,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/actalker demo $(ARGS)
 
-# Train the embedded demo model from scratch (configs/demo.yaml; ~95 min on 2 quiet CPU cores,
-# measured 1.71 s/step for the denoiser's 3000 steps: over the 60-minute goal, docs/results.md)
-# and install it as actalker/assets/demo_model. ARGS: the run folder (default runs/demo).
+# Train the embedded demo model from scratch (configs/demo.yaml) and install it as
+# actalker/assets/demo_model. ARGS: the run folder (default runs/demo). On 2 CPU cores about
+# 75-80 min (denoiser: 3000 steps in two DDP processes at 1.3-1.4 s/step): over the 60-minute
+# goal; docs/results.md has the measured steps-against-control trade-off.
 demo-model: $(STAMP)
 	ACTALKER=$(VENV)/bin/actalker PYTHON=$(PY) scripts/train_demo.sh $(ARGS)
 
