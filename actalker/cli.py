@@ -63,8 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
+    return run_reporting_errors(lambda: args.func(args))
+
+
+def run_reporting_errors(call) -> int:
+    """``call()``'s exit status; a user error or an output OSError becomes one ``error:``
+    line on stderr and status 2, Ctrl-C status 130 (also for ``python -m`` tools)."""
     try:
-        result = args.func(args)
+        result = call()
     except ActalkerError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -77,15 +77,16 @@ def main(argv=None) -> int:
     p.add_argument("--xlabel", default="denoiser steps")
     p.add_argument("--title", default="")
     args = p.parse_args(argv)
-    try:
-        points = read_points(args.results, args.setting, args.metrics)
-        plot(args.out, points, args.metrics, args.xlabel, args.title)
-    except InputError as err:
-        print(f"Error: {err}")
-        return 2
+    from actalker.cli import run_reporting_errors
+
+    return run_reporting_errors(lambda: draw(args))
+
+
+def draw(args) -> None:
+    points = read_points(args.results, args.setting, args.metrics)
+    plot(args.out, points, args.metrics, args.xlabel, args.title)
     print(markdown(points, args.metrics, args.xlabel))
     print(f"wrote {args.out}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -92,15 +92,9 @@ def main(argv=None) -> int:
     p.add_argument("out", help="model folder to write (replaced atomically)")
     p.add_argument("--step", type=int, default=None, help="checkpoint step (default: the newest)")
     args = p.parse_args(argv)
-    from actalker.errors import ActalkerError
+    from actalker.cli import run_reporting_errors
 
-    try:
-        target = snapshot(args.run_dir, args.out, args.step)
-    except ActalkerError as err:
-        print(f"Error: {err}")
-        return 2
-    print(f"wrote {target}")
-    return 0
+    return run_reporting_errors(lambda: print(f"wrote {snapshot(args.run_dir, args.out, args.step)}"))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def test_table_sorted_by_x_and_plot_written(tmp_path, capsys):
 def test_one_line_errors(tmp_path, capsys):
     a = _result(tmp_path / "a.json", 0.5)
     assert main([str(a), "--out", str(tmp_path / "c.png")]) == 2
-    assert "expected RESULT.json@X" in capsys.readouterr().out
+    assert "expected RESULT.json@X" in capsys.readouterr().err
     assert main([f"{a}@1", "--metrics", "eyes_blink", "--out", str(tmp_path / "c.png")]) == 2
-    assert "has no setting 0 with metric 'eyes_blink'" in capsys.readouterr().out
+    assert "has no setting 0 with metric 'eyes_blink'" in capsys.readouterr().err
     assert not (tmp_path / "c.png").exists()

@@ -56,4 +56,5 @@ def test_snapshot_refuses_a_run_whose_vae_was_built_from_kwargs(tmp_path):
 
 def test_cli_prints_one_line_error_for_a_missing_run(tmp_path, capsys):
     assert main([str(tmp_path / "nope"), str(tmp_path / "out")]) == 2
-    assert capsys.readouterr().out.strip().startswith("Error: ")
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
