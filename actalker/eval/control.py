@@ -9,7 +9,11 @@ a plugin branch ``text`` driving the eyes: eyes_text), and against the ground tr
 (leak_eyes_audio, leak_mouth_motion, leak_mouth_driver -- the driver's own mouth carried
 in the motion features -- and leak_mouth_text ...). Independent smooth
 50-frame tracks correlate by chance, so the aggregate also gives the chance level of each
-leakage (the same |r| with the signal of another clip).
+leakage (the same |r| with the signal of another clip). Independent is not uncorrelated in a
+small sample, though: on synthetic clips the ground truth of a measure can itself correlate
+with another branch's signal by coincidence, so each leakage also gets its ``truth`` level
+(``floor_leak_*`` per clip): the same |r| of the measure's truth track, what a perfect model
+would read on these very clips.
 
 A measured track with (almost) no variation follows nothing: its r is 0, not undefined,
 so a frozen face cannot drop out of the mean.
@@ -93,16 +97,20 @@ def score_clip(measured: dict, signals: list[Signal], truth: Optional[dict] = No
     ``measured``: measure name -> track (F,) of the generated frames. For each signal with a
     track: following ``<measure>_<name>`` = r(measure, track); leakage
     ``leak_<m>_<name>`` = |r(m, track)| for every measured ``m`` its branch does not drive.
-    With the clip's truth track: ``<measure>_truth``. Always ``<m>_std`` and ``frames``.
+    With the clip's truth track: ``<measure>_truth``, and for leakage ``floor_leak_<m>_<name>``
+    = |r(truth of m, track)|. Always ``<m>_std`` and ``frames``.
     """
     measured = {k: np.asarray(v, np.float64) for k, v in measured.items()}
     n = len(next(iter(measured.values())))
     truth = truth or {}
     out = {"frames": n, **{f"{m}_std": float(v.std()) for m, v in measured.items()}}
     driven: dict[str, set] = {}
+    truth_of: dict[str, np.ndarray] = {}  # measure -> its ground truth, where the clip has it
     for s in signals:
         if s.measure is not None:
             driven.setdefault(s.branch, set()).add(s.measure)
+            if s.truth and truth.get(s.truth) is not None:
+                truth_of[s.measure] = np.asarray(truth[s.truth], np.float64)[:n]
     for s in signals:
         if s.measure is not None and s.measure not in measured:
             raise ShapeError(f"branch '{s.branch}' drives measure '{s.measure}', which is not measured ({', '.join(measured)})")
@@ -116,6 +124,8 @@ def score_clip(measured: dict, signals: list[Signal], truth: Optional[dict] = No
         for m in measured:
             if m not in driven.get(s.branch, ()):
                 out[f"leak_{m}_{s.name}"] = abs(pearson(measured[m], track))
+                if m in truth_of and len(truth_of[m]) == n:
+                    out[f"floor_leak_{m}_{s.name}"] = abs(pearson(truth_of[m], track))
     return out
 
 
@@ -163,14 +173,16 @@ def chance_leakage(tracks: list[dict]) -> dict:
 
 def metric_keys(rows: list[dict]) -> list[str]:
     """Control metrics present in ``rows``: the built-in names first, then following, then leakage."""
-    keys = {k for r in rows for k in r if k not in ("frames", "clip") and not k.endswith("_std")}
+    keys = {k for r in rows for k in r
+            if k not in ("frames", "clip") and not k.endswith("_std") and not k.startswith("floor_")}
     rest = sorted(keys - set(FOLLOW + LEAK), key=lambda k: (k.startswith("leak_"), k))
     return [k for k in FOLLOW + LEAK if k in keys] + rest
 
 
 def aggregate(rows: list[dict], tracks: Optional[list[dict]] = None, level: float = 0.95) -> dict:
     """name -> {mean, lo, hi, n} over clips (bootstrap CI of the mean); with ``tracks``
-    (per clip: ``measured`` and ``signals``) leakage metrics get a ``chance`` level."""
+    (per clip: ``measured`` and ``signals``) leakage metrics get a ``chance`` level; where the
+    rows carry ``floor_leak_*``, leakage metrics also get their ``truth`` level (its mean)."""
     chance = chance_leakage(tracks or [])
     out = {}
     stds = sorted({k for r in rows for k in r if k.endswith("_std")})
@@ -182,4 +194,7 @@ def aggregate(rows: list[dict], tracks: Optional[list[dict]] = None, level: floa
         out[key] = {"mean": float(np.mean(vals)), "lo": lo, "hi": hi, "n": len(vals)}
         if key in chance:
             out[key]["chance"] = chance[key]
+        floor = [r["floor_" + key] for r in rows if "floor_" + key in r]
+        if floor:
+            out[key]["truth"] = float(np.mean(floor))
     return out

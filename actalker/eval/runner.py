@@ -165,7 +165,8 @@ def evaluate_control(pipe, clips, settings: list[dict[str, float]], num_frames: 
 
 
 def markdown_table(result: dict) -> str:
-    """One row per gate setting: mean [95% CI] of each metric, chance level of leakages."""
+    """One row per gate setting: mean [95% CI] of each metric; leakages with their chance level
+    and truth level (what the ground truth itself reads, on synthetic clips)."""
     keys = metric_keys([s["metrics"] for s in result["settings"]])
     head = "| gates | clips | " + " | ".join(label(k) for k in keys) + " |"
     lines = [head, "|" + "---|" * (len(keys) + 2)]
@@ -177,6 +178,7 @@ def markdown_table(result: dict) -> str:
                 cells.append("-")
                 continue
             c = f"{m[k]['mean']:+.2f} [{m[k]['lo']:+.2f}, {m[k]['hi']:+.2f}]"
-            cells.append(c + (f" (chance {m[k]['chance']:.2f})" if "chance" in m[k] else ""))
+            levels = [f"{name} {m[k][name]:.2f}" for name in ("chance", "truth") if name in m[k]]
+            cells.append(c + (f" ({', '.join(levels)})" if levels else ""))
         lines.append(f"| {s['name']} | {len(s['clips'])} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -54,6 +54,29 @@ def test_leaking_sequence_is_detected():
     assert agg["leak_mouth_motion"]["mean"] < 0.5  # the mouth does not leak
 
 
+def test_truth_level_of_a_leakage_is_what_the_ground_truth_itself_reads():
+    # The clip's truth mouth happens to correlate with the eye signal: a perfect model would
+    # read that as leakage. The truth level says so (the chance level, another clip's
+    # signal, does not); the measured leakage stays the generated mouth's own.
+    rows, tracks = [], []
+    for seed in range(8):
+        audio, eye = _tracks(seed)
+        mouth_truth = audio + 0.8 * eye  # coincidence in the data, not in the model
+        truth = {"mouth_open": mouth_truth, "eye_open": eye}
+        rows.append(clip_metrics(audio, eye, audio, eye, truth=truth))
+        tracks.append({"measured": {"mouth": audio, "eyes": eye}, "signals": builtin_signals(audio, eye)})
+        assert rows[-1]["leak_mouth_motion"] == pytest.approx(abs(np.corrcoef(audio, eye)[0, 1]), rel=1e-9)
+        assert rows[-1]["floor_leak_mouth_motion"] == pytest.approx(abs(np.corrcoef(mouth_truth, eye)[0, 1]), rel=1e-9)
+    agg = aggregate(rows, tracks)
+    leak = agg["leak_mouth_motion"]
+    assert leak["truth"] == pytest.approx(np.mean([r["floor_leak_mouth_motion"] for r in rows]))
+    assert leak["truth"] > leak["chance"] + 0.2 and leak["truth"] > leak["mean"] + 0.2
+    assert "floor_leak_mouth_motion" not in agg
+    assert "truth" not in agg["mouth_audio"]  # following metrics have no leakage levels
+    assert "(chance " in markdown_table({"settings": [{"name": "audio=1", "metrics": agg, "clips": rows}]})
+    assert f"truth {leak['truth']:.2f})" in markdown_table({"settings": [{"name": "audio=1", "metrics": agg, "clips": rows}]})
+
+
 def test_constant_track_follows_nothing():
     audio, _ = _tracks(1)
     assert pearson(np.full(N, 0.3), audio) == 0.0
