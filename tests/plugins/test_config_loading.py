@@ -59,6 +59,45 @@ def test_inheritance_cycle_and_missing_config(tmp_path):
         load_config("no_such_config")
 
 
+def test_missing_config_lists_the_embedded_names_without_base():
+    from actalker.config import available_configs
+
+    assert available_configs() == ["demo"]  # base.yaml is the root of every config, not a choice
+    with pytest.raises(ConfigError) as err:
+        load_config("no_such_config")
+    assert str(err.value).endswith("expected a YAML file path or one of: demo")
+
+
+def test_config_dir_names_and_yml_files(tmp_path, monkeypatch):
+    import actalker.config as config
+
+    monkeypatch.setattr(config, "CONFIG_DIR", tmp_path)
+    with pytest.raises(ConfigError, match="one of: none$"):
+        config._find("nothing")
+    for name in ("base.yaml", "wide.yaml", "tall.yaml", "tiny.yml"):
+        (tmp_path / name).write_text("seed: 4\n")
+    assert config._find("tiny.yml") == tmp_path / "tiny.yml"  # an embedded .yml by its file name
+    with pytest.raises(ConfigError, match="one of: tall, wide$"):
+        config._find("nothing")
+
+
+def test_config_lookup_order_and_suffixes(tmp_path, monkeypatch):
+    from actalker.config import CONFIG_DIR, _find
+
+    assert _find("demo") == CONFIG_DIR / "demo.yaml" and _find("demo.yaml") == CONFIG_DIR / "demo.yaml"
+    (tmp_path / "mine.yml").write_text("seed: 3\n")
+    assert load_config(tmp_path / "mine.yml")[0].seed == 3
+    # a _base_ name resolves beside the file that names it before the working directory
+    work, here = tmp_path / "work", tmp_path / "here"
+    work.mkdir(), here.mkdir()
+    (work / "parent.yaml").write_text("seed: 1\n")
+    (here / "parent.yaml").write_text("seed: 2\n")
+    (here / "child.yaml").write_text("_base_: parent.yaml\n")
+    monkeypatch.chdir(work)
+    assert _find("parent.yaml", relative_to=here) == here / "parent.yaml"
+    assert load_config(here / "child.yaml")[0].seed == 2
+
+
 def test_phase2_validates_branch_options_with_the_plugin():
     reg = load_registry("builtin,blink")
     cfg, resolved = load_config(overrides=ONLY_BLINK + ["branches.blink.options.smooth=3"], registry=reg)
