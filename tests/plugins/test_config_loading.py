@@ -127,5 +127,16 @@ def test_saved_config_reloads_identically(tmp_path):
     assert not [p for p in path.parent.iterdir() if p.name != "config.yaml"]  # no temp files left
 
 
+def test_saved_config_reads_in_schema_order_block_style_and_takes_a_dict(tmp_path):
+    # a reader scans the saved file top-down as the schema documents it: sections in schema
+    # order (not alphabetical), lists one item per line
+    cfg, resolved = load_config()
+    text = save_resolved_config(cfg, tmp_path / "a.yaml").read_text()
+    sections = [line[:-1] for line in text.splitlines() if line and not line[0].isspace() and line.endswith(":")]
+    assert sections == [k for k in type(cfg).model_fields if isinstance(resolved[k], dict)] != sorted(sections)
+    assert "    down_levels:\n    - 0\n    - 1\n    - 2\n" in text
+    assert save_resolved_config(resolved, tmp_path / "b.yaml").read_text() == text  # a plain dict too
+
+
 def test_compose_does_not_validate():
     assert compose(overrides=["anything.goes=1"])["anything"] == {"goes": 1}
