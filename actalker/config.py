@@ -92,10 +92,13 @@ def _dotlist(overrides: Iterable[str]):
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override '{item}' must look like key.path=value")
+        if item.split("=", 1)[0].strip() == BASE_KEY:  # only a YAML file names its parent
+            raise ConfigError(f"override '{item}': {BASE_KEY} is set inside a config file; "
+                              f"choose the config itself with --config")
         items.append(f"model.{item}" if item.startswith("branches.") else item)
     try:
         return OmegaConf.from_dotlist(items)
-    except OmegaConfBaseException as err:
+    except (OmegaConfBaseException, yaml.YAMLError) as err:  # a value is parsed as YAML: '[1, 2' fails there
         raise ConfigError(f"overrides {items} could not be parsed: {str(err).splitlines()[0]}") from err
 
 
@@ -109,7 +112,6 @@ def compose(name_or_path: str | Path | None = None, overrides: Iterable[str] = (
         merged = OmegaConf.to_container(OmegaConf.merge(*layers), resolve=True)
     except OmegaConfBaseException as err:
         raise ConfigError(f"config could not be composed: {str(err).splitlines()[0]}") from err
-    merged.pop(BASE_KEY, None)
     branches = (merged.get("model") or {}).get("branches")
     if isinstance(branches, dict):
         merged["model"]["branches"] = {k: v for k, v in branches.items() if v is not None}

@@ -98,6 +98,47 @@ def test_config_lookup_order_and_suffixes(tmp_path, monkeypatch):
     assert load_config(here / "child.yaml")[0].seed == 2
 
 
+def test_unreadable_and_non_mapping_files_are_one_line_errors(tmp_path, monkeypatch):
+    (tmp_path / "bad.yaml").write_text("seed: [1, 2\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "bad.yaml")
+    assert str(err.value) == f"config file {tmp_path / 'bad.yaml'} could not be read: while parsing a flow sequence"
+    (tmp_path / "odd.yaml").write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match=r"^config file .*odd.yaml must be a YAML mapping of sections$"):
+        load_config(tmp_path / "odd.yaml")
+
+    import actalker.config as config
+
+    def fail(path):
+        raise OSError()  # no message: the error's type stands in
+
+    monkeypatch.setattr(config.OmegaConf, "load", fail)
+    with pytest.raises(ConfigError, match=r"could not be read: OSError$"):
+        load_config(tmp_path / "bad.yaml")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("seed=[1, 2", "overrides ['seed=[1, 2'] could not be parsed: while parsing a flow sequence"),
+    ("seed=${nope}", "config could not be composed: Interpolation key 'nope' not found"),
+    ("_base_=demo", "override '_base_=demo': _base_ is set inside a config file; choose the config itself with --config"),
+])
+def test_override_errors_are_the_first_line_of_the_cause(override, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(overrides=[override])
+    assert str(err.value) == message
+
+
+def test_delta_chain_child_wins_and_interpolations_resolve(tmp_path):
+    (tmp_path / "parent.yaml").write_text("seed: 1\ntrain: {output_dir: parent}\n")
+    (tmp_path / "child.yaml").write_text("_base_: parent.yaml\nseed: 2\ntrain:\n  output_dir: runs/s${seed}\n")
+    cfg, resolved = load_config(tmp_path / "child.yaml")
+    assert cfg.seed == 2 and resolved["train"]["output_dir"] == "runs/s2"
+    # a named config is a delta on base.yaml: what it does not set comes from base
+    base, demo = compose(), compose("demo")
+    assert demo["guidance"]["order"] == base["guidance"]["order"] == ["audio", "motion"]  # demo.yaml sets no order
+    assert demo["model"]["pcm"]["d_state"] != base["model"]["pcm"]["d_state"]
+
+
 def test_phase2_validates_branch_options_with_the_plugin():
     reg = load_registry("builtin,blink")
     cfg, resolved = load_config(overrides=ONLY_BLINK + ["branches.blink.options.smooth=3"], registry=reg)
