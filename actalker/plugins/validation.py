@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any, Iterable, Optional, TypeVar
+from types import UnionType
+from typing import Any, Iterable, Optional, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -17,24 +18,36 @@ def closest(name: str, candidates: Iterable[str]) -> Optional[str]:
     return found[0] if found else None
 
 
+def _is_model(t: Any) -> bool:
+    return isinstance(t, type) and issubclass(t, BaseModel)
+
+
+def _without_none(annotation: Any) -> Any:
+    """Optional[X] -> X: a union is not a step in the error's location (the last model
+    among its members wins; a union of plain types has no keys)."""
+    if get_origin(annotation) not in (Union, UnionType):
+        return annotation
+    members = [a for a in get_args(annotation) if a is not type(None)]
+    models = [a for a in members if _is_model(a)]
+    return models[-1] if models else (members[0] if len(members) == 1 else None)
+
+
 def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Field names of the (nested) model that the error location points into."""
+    """Field names of the (nested) model that the error location points into: a field
+    name steps into its annotation, a dict key or list index into the value type."""
     current: Any = model
     for part in loc[:-1]:
-        if isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
-            current = current.model_fields[part].annotation
+        current = _without_none(current)
+        if _is_model(current):
+            field = current.model_fields.get(str(part))
+            current = field.annotation if field is not None else None
         else:
-            # dict values / lists / unions: look inside for a model type
-            args = getattr(current, "__args__", ()) or ()
-            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-            current = models[-1] if models else None
+            args = get_args(current)  # dict[K, V] / list[V]: the value type is last
+            current = args[-1] if args else None
         if current is None:
             return []
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    args = getattr(current, "__args__", ()) or ()
-    models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-    return list(models[-1].model_fields) if models else []
+    current = _without_none(current)
+    return list(current.model_fields) if _is_model(current) else []
 
 
 def describe_error(model: type[BaseModel], err: ValidationError, prefix: str = "") -> str:
@@ -46,9 +59,11 @@ def describe_error(model: type[BaseModel], err: ValidationError, prefix: str = "
     more = f" (and {len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
     if first["type"] == "extra_forbidden":
         valid = _fields_at(model, loc)
-        guess = closest(str(loc[-1]), valid) if loc else None
-        near = ".".join(parts[:-1] + [guess]) if guess else ""
-        hint = f"; did you mean '{near}'?" if guess else (f"; valid keys: {', '.join(valid)}" if valid else "")
+        guess = closest(str(loc[-1]), valid)  # an unknown key always has a location
+        if guess:
+            hint = f"; did you mean '{'.'.join(parts[:-1] + [guess])}'?"
+        else:
+            hint = f"; valid keys: {', '.join(valid)}" if valid else ""
         return f"unknown key '{dotted}'{hint}{more}"
     got = repr(first.get("input"))
     got = got if len(got) <= 60 else got[:57] + "..."
