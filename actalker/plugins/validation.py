@@ -23,27 +23,31 @@ def _is_model(t: Any) -> bool:
 
 
 def _without_none(annotation: Any) -> Any:
-    """Optional[X] -> X: a union is not a step in the error's location (the last model
-    among its members wins; a union of plain types has no keys)."""
-    if get_origin(annotation) not in (Union, UnionType):
-        return annotation
-    members = [a for a in get_args(annotation) if a is not type(None)]
-    models = [a for a in members if _is_model(a)]
-    return models[-1] if models else (members[0] if len(members) == 1 else None)
+    """Optional[X] -> X: an Optional is not a step in an error's location."""
+    if get_origin(annotation) in (Union, UnionType):
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation
+
+
+def _step(annotation: Any, part: Any) -> Any:
+    """The annotation one step of an error's location below ``annotation`` (None: lost)."""
+    current = _without_none(annotation)
+    if _is_model(current):
+        field = current.model_fields.get(str(part))
+        return field.annotation if field is not None else None
+    if get_origin(current) in (Union, UnionType):  # pydantic names the member it tried
+        return next((a for a in get_args(current) if getattr(a, "__name__", None) == part), None)
+    args = get_args(current)  # dict[K, V] / list[V]: a key or an index steps into the value type
+    return args[-1] if args else None
 
 
 def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Field names of the (nested) model that the error location points into: a field
-    name steps into its annotation, a dict key or list index into the value type."""
+    """Field names of the (nested) model that the error location points into."""
     current: Any = model
     for part in loc[:-1]:
-        current = _without_none(current)
-        if _is_model(current):
-            field = current.model_fields.get(str(part))
-            current = field.annotation if field is not None else None
-        else:
-            args = get_args(current)  # dict[K, V] / list[V]: the value type is last
-            current = args[-1] if args else None
+        current = _step(current, part)
         if current is None:
             return []
     current = _without_none(current)

@@ -121,6 +121,7 @@ def test_unreadable_and_non_mapping_files_are_one_line_errors(tmp_path, monkeypa
     ("seed=[1, 2", "overrides ['seed=[1, 2'] could not be parsed: while parsing a flow sequence"),
     ("seed=${nope}", "config could not be composed: Interpolation key 'nope' not found"),
     ("_base_=demo", "override '_base_=demo': _base_ is set inside a config file; choose the config itself with --config"),
+    ("_base_=a=b", "override '_base_=a=b': _base_ is set inside a config file; choose the config itself with --config"),
 ])
 def test_override_errors_are_the_first_line_of_the_cause(override, message):
     with pytest.raises(ConfigError) as err:

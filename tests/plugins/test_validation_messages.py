@@ -2,10 +2,10 @@
 nothing is close, and the '(and N more)' count, as exact strings."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 import pytest
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from actalker.errors import ConfigError
 from actalker.plugins.validation import closest, validate_options
@@ -23,6 +23,11 @@ class Outer(BaseModel):
     label: str = ""
 
 
+class Other(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    span: int = 0
+
+
 class Opts(BaseModel):
     model_config = ConfigDict(extra="forbid")
     smooth: int = 1
@@ -32,6 +37,7 @@ class Opts(BaseModel):
     outer: Optional[Outer] = None
     layers: list[dict[str, Optional[Inner]]] = []
     maybe: Optional[dict[str, Inner]] = None
+    either: Union[Inner, Other, None] = None
 
 
 def message(raw, prefix=""):
@@ -49,7 +55,7 @@ def test_close_typo_gets_a_guess():
 
 
 def test_nothing_close_lists_the_valid_keys():
-    assert message({"qqqq": 1}) == "branches.x.options: unknown key 'qqqq'; valid keys: smooth, tokens, inner, named, outer, layers, maybe"
+    assert message({"qqqq": 1}) == "branches.x.options: unknown key 'qqqq'; valid keys: smooth, tokens, inner, named, outer, layers, maybe, either"
     # inside a nested model, and inside a dict of models: that model's keys
     assert message({"inner": {"qqqq": 1}}) == "branches.x.options: unknown key 'inner.qqqq'; valid keys: depth, width"
     assert message({"named": {"a": {"qqqq": 1}}}) == (
@@ -61,7 +67,7 @@ def test_further_problems_are_counted():
     assert message({"smoth": 3, "qqqq": 1}) == (
         "branches.x.options: unknown key 'smoth'; did you mean 'smooth'? (and 1 more)")
     assert message({"qqqq": 1, "zzzz": 2, "yyyy": 3}) == (
-        "branches.x.options: unknown key 'qqqq'; valid keys: smooth, tokens, inner, named, outer, layers, maybe (and 2 more)")
+        "branches.x.options: unknown key 'qqqq'; valid keys: smooth, tokens, inner, named, outer, layers, maybe, either (and 2 more)")
     assert message({"tokens": "x", "qqqq": 1}) == (
         "branches.x.options: 'tokens': Input should be a valid integer, unable to parse string as an integer "
         "(got 'x') (and 1 more)")
@@ -94,6 +100,28 @@ def test_nested_optionals_and_containers_point_at_the_right_model():
     assert message({"layers": [{"a": {"dpth": 1}}]}) == (
         "branches.x.options: unknown key 'layers.0.a.dpth'; did you mean 'layers.0.a.depth'?")
     assert message({"maybe": {"k": {"qqqq": 1}}}) == "branches.x.options: unknown key 'maybe.k.qqqq'; valid keys: depth, width"
+    # a union of models: pydantic names the member it tried as a step of the location
+    assert message({"either": {"qqqq": 1}}) == (
+        "branches.x.options: unknown key 'either.Inner.qqqq'; valid keys: depth, width (and 1 more)")
+    from actalker.plugins.validation import _fields_at
+
+    assert _fields_at(Opts, ("either", "Other", "spam")) == ["span"]
+
+
+def test_a_location_the_models_do_not_describe_gets_no_key_list():
+    from actalker.plugins.validation import describe_error, _fields_at
+
+    assert _fields_at(Opts, ("nowhere", "x")) == [] and _fields_at(Opts, ("either", "Missing", "x")) == []
+    assert _fields_at(Opts, ("tokens", "x", "y")) == []  # an int has no keys to step into
+    with pytest.raises(ValidationError) as err:
+        Opts.model_validate({"outer": {"qqqq": 1}})
+    assert describe_error(Inner, err.value) == "unknown key 'outer.qqqq'"  # Inner has no 'outer': no list to offer
+
+
+def test_options_must_be_a_mapping():
+    with pytest.raises(ConfigError, match=r"^where: expected a mapping of options, got list$"):
+        validate_options(Opts, [1, 2], "where")
+    assert validate_options(Opts, None, "where") == Opts()  # no options: the defaults
 
 
 def test_no_prefix_by_default_and_root_errors_say_root():
