@@ -151,6 +151,16 @@ def test_phase2_validates_branch_options_with_the_plugin():
         load_config(overrides=ONLY_BLINK + ["branches.blink.options.smooth=0"], registry=reg)
 
 
+def test_completed_options_are_plain_yaml_values():
+    # the EEG plugin's bands are tuples in its options model; the config keeps what YAML
+    # writes (lists), so the in-memory config equals the saved one
+    pytest.importorskip("actalker_eeg")
+    cfg, resolved = load_config(overrides=["branches.eeg.gate=1"], registry=load_registry("builtin,eeg"))
+    bands = cfg.model.branches["eeg"].options["bands"]
+    assert bands and all(type(b) is list for b in bands.values())
+    assert cfg.model.branches["eeg"].options == resolved["model"]["branches"]["eeg"]["options"]
+
+
 def test_phase2_checks_modality_and_region_names():
     reg = load_registry("builtin,blink")
     with pytest.raises(PluginError, match=r"model.branches.lips: unknown modality 'lips' \(installed: audio, blink, motion\)"):
