@@ -114,8 +114,8 @@ def score_clip(measured: dict, signals: list[Signal], truth: Optional[dict] = No
     for s in signals:
         if s.measure is not None and s.measure not in measured:
             raise ShapeError(f"branch '{s.branch}' drives measure '{s.measure}', which is not measured ({', '.join(measured)})")
-        if s.measure is not None and s.truth and truth.get(s.truth) is not None:
-            out[f"{s.measure}_truth"] = pearson(measured[s.measure], np.asarray(truth[s.truth], np.float64)[:n])
+        if s.measure in truth_of:
+            out[f"{s.measure}_truth"] = pearson(measured[s.measure], truth_of[s.measure])
         if s.track is None:
             continue
         track = np.asarray(s.track, np.float64)[:n]
@@ -124,7 +124,7 @@ def score_clip(measured: dict, signals: list[Signal], truth: Optional[dict] = No
         for m in measured:
             if m not in driven.get(s.branch, ()):
                 out[f"leak_{m}_{s.name}"] = abs(pearson(measured[m], track))
-                if m in truth_of and len(truth_of[m]) == n:
+                if m in truth_of:
                     out[f"floor_leak_{m}_{s.name}"] = abs(pearson(truth_of[m], track))
     return out
 

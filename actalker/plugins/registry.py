@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Callable, Iterable, Optional
 
-from pydantic import BaseModel
-
 from actalker.errors import PluginError
 from actalker.plugins.manager import DISABLE_VAR, ENV_VAR, BrokenPlugin, LoadedPlugin, build_manager
 from actalker.plugins.spec import ControlTarget, ModalitySpec, PluginInfo, RegionSpec
+from actalker.plugins.validation import is_model_class
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 FLAG_RE = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -90,7 +89,7 @@ def _check_modality(spec: Any, plugin: str, regions: dict[str, RegionSpec]) -> N
     _check_name("modality", spec.name, plugin)
     where = f"plugin '{plugin}': modality '{spec.name}'"
     model = spec.options_model
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+    if not is_model_class(model):
         raise PluginError(f"{where} has options_model {model!r}; expected a pydantic BaseModel subclass")
     if model.model_config.get("extra") != "forbid":
         raise PluginError(f"{where} has options_model {model.__name__} without extra='forbid' (typos would pass silently)")

@@ -18,7 +18,8 @@ def closest(name: str, candidates: Iterable[str]) -> Optional[str]:
     return found[0] if found else None
 
 
-def _is_model(t: Any) -> bool:
+def is_model_class(t: Any) -> bool:
+    """A pydantic model class (not an instance, not a typing construct)."""
     return isinstance(t, type) and issubclass(t, BaseModel)
 
 
@@ -34,7 +35,7 @@ def _without_none(annotation: Any) -> Any:
 def _step(annotation: Any, part: Any) -> Any:
     """The annotation one step of an error's location below ``annotation`` (None: lost)."""
     current = _without_none(annotation)
-    if _is_model(current):
+    if is_model_class(current):
         field = current.model_fields.get(str(part))
         return field.annotation if field is not None else None
     if get_origin(current) in (Union, UnionType):  # pydantic names the member it tried
@@ -51,7 +52,7 @@ def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
         if current is None:
             return []
     current = _without_none(current)
-    return list(current.model_fields) if _is_model(current) else []
+    return list(current.model_fields) if is_model_class(current) else []
 
 
 def describe_error(model: type[BaseModel], err: ValidationError, prefix: str = "") -> str:
