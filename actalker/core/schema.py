@@ -7,7 +7,7 @@ once plugins are loaded. No signal is named here: branches are whatever the conf
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, get_args
+from typing import Annotated, Any, Literal, Optional, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -154,6 +154,10 @@ class TrainConfig(Strict):
     condition_dropout: float = Field(0.1, ge=0, le=1, description="Per-branch probability of the null condition.")
     reference_dropout: float = Field(0.05, ge=0, le=1, description="Probability of dropping the reference.")
     gate_dropout: float = Field(0.25, ge=0, le=1, description="Per-branch probability its gate is closed.")
+    reference_blur: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict,
+        description="Region -> per-sample probability that the reference frame is blurred inside that region, so "
+        "the model must take the region from its branch's signal instead of copying the reference (e.g. {eyes: 0.5}).")
     noise_offset: float = Field(0.05, ge=0)
     region_loss_weight: float = Field(0.0, ge=0, description="Extra loss weight inside the branches' regions (1 + w there).")
     p_mean: float = Field(0.7, description="Log-normal sigma sampling mean (SVD: 0.7).")

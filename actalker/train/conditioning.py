@@ -11,7 +11,9 @@ Per batch (from the run's generator, so it is reproducible and resumable):
 - condition dropout: a branch's features become its plugin's ``null_features`` with
   probability ``condition_dropout`` (the "null" input classifier-free guidance uses);
 - reference dropout: the reference latents (and identity) are dropped with probability
-  ``reference_dropout`` (guidance's unconditional stage).
+  ``reference_dropout`` (guidance's unconditional stage);
+- reference blur: per configured region, whether the reference is blurred there
+  (``reference_blur``, ``actalker.train.reference_blur``).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import torch
 from actalker.core.branches import needed_regions
 from actalker.core.controls import conditions_from_clip, region_masks
 from actalker.train.data import WindowClip
+from actalker.train.reference_blur import draw_reference_blur
 
 
 class ItemConditioning:
@@ -36,10 +39,10 @@ class ItemConditioning:
     sees exactly the masks sampling will use.
     """
 
-    def __init__(self, branches, registry, fps: float, face_region: Optional[str]):
+    def __init__(self, branches, registry, fps: float, face_region: Optional[str], extra_regions=()):
         self.branches = branches
         self.registry = registry
-        self.regions = needed_regions(branches, face_region)
+        self.regions = list(dict.fromkeys([*needed_regions(branches, face_region), *extra_regions]))
         for name in self.regions:
             registry.region(name)  # a missing region plugin is an error now, not at the first item
         self.fps = fps
@@ -69,6 +72,7 @@ class Controls:
     gates: dict[str, torch.Tensor]  # branch -> (B,)
     region_masks: dict[str, torch.Tensor]  # region -> (B, H, W)
     keep_reference: torch.Tensor  # (B,) bool
+    blur_reference: dict[str, torch.Tensor]  # region -> (B,) bool
 
 
 def _bernoulli(p: float, n: int, generator: torch.Generator) -> torch.Tensor:
@@ -77,7 +81,7 @@ def _bernoulli(p: float, n: int, generator: torch.Generator) -> torch.Tensor:
 
 
 def randomize_controls(batch: dict, branches, train_cfg, generator: torch.Generator) -> Controls:
-    """Draw this batch's gates, condition dropout and reference dropout (on the CPU)."""
+    """Draw this batch's gates, condition dropout, reference dropout and blur (on the CPU)."""
     n = batch["frames"].shape[0]
     conditions, gates = {}, {}
     for b in branches:
@@ -90,4 +94,5 @@ def randomize_controls(batch: dict, branches, train_cfg, generator: torch.Genera
         closed = _bernoulli(train_cfg.gate_dropout, n, generator)
         gates[b.name] = (~closed).float()
     keep_ref = ~_bernoulli(train_cfg.reference_dropout, n, generator)
-    return Controls(conditions, gates, dict(batch.get("region_masks") or {}), keep_ref)
+    blur = draw_reference_blur(train_cfg.reference_blur, n, generator)
+    return Controls(conditions, gates, dict(batch.get("region_masks") or {}), keep_ref, blur)

@@ -156,7 +156,7 @@ def _train(cfg, accelerator, resume, parts, resolved, progress, registry) -> Tra
     set_seed(seed + rank)  # global RNGs (dropout in a model, if any) differ per process
     step = int(load_checkpoint(accelerator, ckpt, generator, run.ema)["step"]) if ckpt is not None else 0
     face_region = pipe.face_region()
-    transform = ItemConditioning(pipe.branches, pipe.registry, cfg.data.fps, face_region)
+    transform = ItemConditioning(pipe.branches, pipe.registry, cfg.data.fps, face_region, extra_regions=t.reference_blur)
     loader = make_loader(cfg, parts.dataset, transform, rank, world, start_batch=step * t.grad_accum)
 
     logger = RunLogger(out, accelerator.is_main_process, t.max_steps, step, tensorboard=t.tensorboard, progress=progress)

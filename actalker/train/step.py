@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from actalker.core.sampling import added_time_ids, encode_reference
 from actalker.train.conditioning import randomize_controls
 from actalker.train.objective import edm_loss, make_noise, noise_aug_strengths, rand_log_normal
+from actalker.train.reference_blur import blur_reference_regions
 
 
 @torch.no_grad()
@@ -60,7 +61,9 @@ def micro_batch_loss(model, pipe, batch: dict, cfg, generator: torch.Generator, 
     aug = noise_aug_strengths(n, t.noise_aug_mean, t.noise_aug_std, generator, fixed=fixed)
     controls = randomize_controls(batch, pipe.branches, t, generator)
 
+    masks = {k: v.to(device) for k, v in controls.region_masks.items()}
     ref_image = batch["reference"].to(device, torch.float32) if "reference" in batch else frames[:, 0]
+    ref_image = blur_reference_regions(ref_image, masks, controls.blur_reference)
     ref = encode_reference(pipe.vae, ref_image, aug.view(-1, 1, 1, 1).to(device), generator).to(device)
     keep = controls.keep_reference.to(device)
     ref = ref * keep.view(-1, 1, 1, 1).to(ref)  # dropped reference = zeros, as guidance's unconditional pass
@@ -71,7 +74,6 @@ def micro_batch_loss(model, pipe, batch: dict, cfg, generator: torch.Generator, 
     time_ids = added_time_ids(cfg.data.fps, cfg.sampling.motion_bucket_id, 0.0, n)
     time_ids[:, 2] = aug
 
-    masks = {k: v.to(device) for k, v in controls.region_masks.items()}
     face_mask = masks[face_region][:, None] if face_region and face_region in masks else None
     loss, per_sample = edm_loss(
         model,
@@ -92,5 +94,6 @@ def micro_batch_loss(model, pipe, batch: dict, cfg, generator: torch.Generator, 
         "sigma_mean": float(sigma.mean()),
         "gates_open": float(torch.stack(list(controls.gates.values())).mean()) if controls.gates else 0.0,
         "reference_kept": float(keep.float().mean()),
+        **{f"reference_blurred_{r}": float(c.float().mean()) for r, c in controls.blur_reference.items()},
     }
     return loss, stats

@@ -1,5 +1,6 @@
 """selective_scan: chunked (and cuda) against the reference spec, keep semantics, errors."""
 import itertools
+import re
 
 import pytest
 import torch
@@ -142,12 +143,19 @@ def test_chunked_saves_no_full_state_tensor(scan_inputs):
             assert total > b * d * L * N  # the check can fail: the plain loop keeps every state
 
 
-@pytest.mark.parametrize("name,bad,match", [
-    ("u", torch.zeros(2, 3), "u must have shape (b, d, L)"),
-    ("delta", torch.zeros(2, 3, 9), "delta must have shape (b, d, L) = (2, 3, 10)"),
-    ("A", torch.zeros(4, 4), "A must have shape (d, N) = (3, N)"),
+@pytest.mark.parametrize("name,bad,match", [  # whole messages: the name, the layout and what came
+    ("u", torch.zeros(2, 3), "u must have shape (b, d, L), got (2, 3)"),
+    ("u", [[0.0]], "u must have shape (b, d, L), got list"),
+    ("u", torch.zeros(2, 3, 10, dtype=torch.int64), "u (b, d, L) must be a real floating tensor, got torch.int64"),
+    ("delta", torch.zeros(2, 3, 9), "delta must have shape (b, d, L) = (2, 3, 10), got (2, 3, 9)"),
+    ("delta", [0.0], "delta must be a tensor of shape (b, d, L) = (2, 3, 10), got list"),
+    ("A", torch.zeros(4, 4), "A must have shape (d, N) = (3, N), got (4, 4)"),
+    ("A", torch.zeros(3), "A must have shape (d, N) = (3, N), got (3)"),
+    ("A", [0.0], "A must have shape (d, N) = (3, N), got list"),
+    ("A", torch.zeros(3, 4, dtype=torch.int64), "A (d, N) must be a real floating tensor, got torch.int64"),
     ("B", torch.zeros(2, 4, 9), "B must have shape (b, N, L) = (2, 4, 10)"),
     ("C", torch.zeros(2, 5, 10), "C must have shape (b, N, L) = (2, 4, 10)"),
+    ("C", torch.zeros(2, 4, 10, device="meta"), "C must be on cpu like u, got meta"),
     ("D", torch.zeros(4), "D must have shape (d,) = (3)"),
     ("z", torch.zeros(2, 3, 11), "z must have shape (b, d, L) = (2, 3, 10)"),
     ("delta_bias", torch.zeros(3, 1), "delta_bias must have shape (d,) = (3)"),
@@ -158,13 +166,13 @@ def test_chunked_saves_no_full_state_tensor(scan_inputs):
 def test_bad_arguments_raise_shape_error(name, bad, match, scan_inputs):
     inp = {k: v.detach() if v is not None else v for k, v in scan_inputs(L=10).items()}
     inp[name] = bad
-    with pytest.raises(ShapeError, match=match.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ShapeError, match="^selective_scan: " + re.escape(match)):
         selective_scan(**inp)
 
 
 def test_unknown_and_unavailable_backends(scan_inputs):
     inp = {k: v.detach() if v is not None else v for k, v in scan_inputs(L=10).items()}
-    with pytest.raises(ShapeError, match="backend must be one of"):
+    with pytest.raises(ShapeError, match=re.escape("backend must be one of auto, reference, chunked, cuda, got 'fast'")):
         selective_scan(**inp, backend="fast")
     with pytest.raises(ActalkerError, match="backend='cuda' needs CUDA tensors"):
         selective_scan(**inp, backend="cuda")

@@ -113,9 +113,9 @@ class _ChunkedScan(torch.autograd.Function):
         b, d, L = u.shape
         gu, gdelta = torch.zeros_like(u), torch.zeros_like(delta)
         gB, gC, gA = torch.zeros_like(B), torch.zeros_like(C), torch.zeros_like(A)
-        gy = torch.zeros_like(u) if gy is None else gy.contiguous()
-        # carry = gradient flowing into the state just before the current position
-        carry = torch.zeros_like(starts[:, :, 0]) if gh is None else gh.clone()
+        # An unused output's gradient arrives as zeros, never None: autograd materializes it
+        # (the Function default). carry = gradient flowing into the state just before the position.
+        gy, carry = gy.contiguous(), gh.clone()
         for i in reversed(range(math.ceil(L / chunk_size))):
             s, e = i * chunk_size, min((i + 1) * chunk_size, L)
             n, T = e - s, _sub_len(e - s)
