@@ -50,7 +50,8 @@ class MambaBlock(nn.Module):
     def _init_direction(self, sfx, conv_bias, dt_min, dt_max, dt_init_floor):
         di, N = self.d_inner, self.d_state
         if self.use_conv:
-            setattr(self, "conv1d" + sfx, nn.Conv1d(di, di, self.d_conv, groups=di, padding=self.d_conv - 1, bias=conv_bias))
+            # a weight holder: the causal padding is _causal_conv_silu's (the kernel's and the torch path's)
+            setattr(self, "conv1d" + sfx, nn.Conv1d(di, di, self.d_conv, groups=di, bias=conv_bias))
         setattr(self, "x_proj" + sfx, nn.Linear(di, self.dt_rank + 2 * N, bias=False))
         dt_proj = nn.Linear(self.dt_rank, di, bias=True)
         # Mamba's init: dt log-uniform in [dt_min, dt_max], bias = softplus^-1(dt)
@@ -95,7 +96,9 @@ class MambaBlock(nn.Module):
             keep = torch.gather(keep, 1, order)
             x = torch.gather(x, 1, order[..., None].expand(b, L, dm)).masked_fill(~keep[..., None], 0.0)
         xi, z = self.in_proj(x).transpose(1, 2).chunk(2, dim=1)
-        y = self._scan(xi, z, keep, "")
+        # kept tokens come first, so the causal forward scan meets the removed ones only after
+        # every kept token: it needs no keep (their outputs are zeroed below)
+        y = self._scan(xi, z, None, "")
         if self.bidirectional:
             # reversed direction: kept tokens end up last after the flip, so its conv sees zeros
             # (the same as its padding) before them; the removed ones are skipped by the scan

@@ -26,8 +26,10 @@ def inputs(b=3, L=24, seed=0):
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
 @pytest.mark.parametrize("conv", [True, False], ids=["conv", "noconv"])
 @pytest.mark.parametrize("backend", ["chunked", "reference"])
-def test_keep_equals_packed_kept_tokens(bidirectional, conv, backend):
-    m = block(bidirectional=bidirectional, conv=conv, backend=backend)
+@pytest.mark.parametrize("bias", [False, True], ids=["nobias", "bias"])
+def test_keep_equals_packed_kept_tokens(bidirectional, conv, backend, bias):
+    # with bias, a removed token's in_proj output is not 0: the packing must zero it itself
+    m = block(bidirectional=bidirectional, conv=conv, backend=backend, bias=bias)
     x, keep = inputs()
     x[~keep] = float("nan")  # removed tokens must not leak, not even as NaN
     out = m(x, keep)
@@ -99,6 +101,44 @@ def test_mamba_initialisation():
     torch.testing.assert_close(-torch.exp(m.A_log.detach()), -torch.arange(1.0, 7.0).repeat(64, 1))
     assert (m.D.detach() == 1).all()
     assert m.conv1d.weight.shape == (64, 1, 4)
+
+
+def test_defaults_are_mambas():
+    m = MambaBlock(17)
+    assert (m.d_state, m.d_conv, m.d_inner, m.dt_rank) == (16, 4, 34, 2)  # dt_rank = ceil(17 / 16)
+    assert m.in_proj.bias is None and m.out_proj.bias is None and m.x_proj.bias is None
+    assert m.conv1d.bias is not None and m.dt_proj.bias is not None
+    dt = torch.nn.functional.softplus(MambaBlock(512).dt_proj.bias.detach())  # 1024 channels
+    assert 0.001 * 0.999 <= dt.min() < 0.0015 and 0.07 < dt.max() <= 0.1 * 1.001
+
+
+def test_options_reach_the_layers():
+    m = MambaBlock(17, d_state=3, dt_rank=5, bias=True, conv_bias=False)
+    assert m.dt_rank == 5 and m.x_proj.out_features == 5 + 2 * 3 and m.dt_proj.in_features == 5
+    assert m.in_proj.bias is not None and m.out_proj.bias is not None
+    assert m.conv1d.bias is None
+
+
+def test_dt_proj_weight_is_uniform_in_plus_minus_rank_to_the_minus_half():
+    torch.manual_seed(0)
+    m = MambaBlock(256, dt_rank=4)  # 512 x 4 weights
+    w, std = m.dt_proj.weight.detach(), 4 ** -0.5
+    assert w.abs().max() <= std and w.min() < -0.9 * std and w.max() > 0.9 * std
+
+
+@pytest.mark.parametrize("backend", ["chunked", "reference"])
+def test_the_blocks_backend_reaches_the_scan(monkeypatch, backend):
+    import actalker.core.mamba as mamba_mod
+    seen = []
+    real = mamba_mod.selective_scan
+
+    def spy(*args, **kw):
+        seen.append(kw["backend"])
+        return real(*args, **kw)
+    monkeypatch.setattr(mamba_mod, "selective_scan", spy)
+    x, keep = inputs()
+    block(bidirectional=True, backend=backend)(x, keep)
+    assert seen == [backend, backend]
 
 
 def test_backends_agree_in_the_block():

@@ -1,0 +1,187 @@
+"""How a pipeline is put together: from_svd takes every setting from the config and the SVD
+folder (scheduler, dtype, face guider, condition width), replace shares what it does not
+swap, and save_pretrained records each branch's plugin."""
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+import pytest
+import torch
+from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, UNetSpatioTemporalConditionModel
+
+from actalker.core.denoiser import ACTalkerDenoiser
+from actalker.core.pipeline import MODEL_INDEX, ACTalkerPipeline
+from actalker.core.sampling import make_scheduler, svd_scheduler_config
+from actalker.errors import ConfigError
+from tests.core.test_pipeline import pipe, tiny_config, tiny_vae  # noqa: F401  (pipe is a fixture)
+from tests.core.tiny_models import tiny_registry, tiny_unet_config
+
+
+def svd_folder(root, scheduler: dict | None = None, clip: bool = False):
+    torch.manual_seed(0)
+    svd = root / "svd"
+    UNetSpatioTemporalConditionModel(**tiny_unet_config()).save_pretrained(svd / "unet")
+    tiny_vae().save_pretrained(svd / "vae")
+    if scheduler is not None:
+        EulerDiscreteScheduler(**scheduler).save_pretrained(svd / "scheduler")
+    if clip:
+        from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+        cfg = CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                               image_size=32, patch_size=8, projection_dim=12)
+        CLIPVisionModelWithProjection(cfg).save_pretrained(svd / "image_encoder")
+    return svd
+
+
+def test_from_svd_builds_the_denoiser_from_the_config(tmp_path):
+    svd = svd_folder(tmp_path)
+    cfg = tiny_config()
+    cfg.model.face_guider = False  # the defaults are True and 64: both must come from the config
+    p = ACTalkerPipeline.from_svd(svd, cfg, registry=tiny_registry())
+    assert p.denoiser.guider is None and p.denoiser.config.cond_dim == 8
+    cfg.model.face_guider = True
+    assert ACTalkerPipeline.from_svd(svd, cfg, registry=tiny_registry()).denoiser.guider is not None
+
+
+def test_from_svd_reads_the_folders_scheduler_and_falls_back_to_svds(tmp_path):
+    own = svd_scheduler_config()
+    own["sigma_max"] = 123.0  # a setting make_scheduler() does not have
+    p = ACTalkerPipeline.from_svd(svd_folder(tmp_path / "with", scheduler=own), tiny_config(), registry=tiny_registry())
+    assert p.scheduler.config.sigma_max == 123.0
+    bare = svd_folder(tmp_path / "without")
+    (bare / "scheduler").mkdir()  # a folder without scheduler_config.json is no scheduler
+    q = ACTalkerPipeline.from_svd(bare, tiny_config(), registry=tiny_registry())
+    assert dict(q.scheduler.config) == dict(make_scheduler().config)
+
+
+@pytest.mark.parametrize("torch_dtype", [None, torch.float64])
+def test_from_svd_loads_the_weights_in_the_requested_dtype(tmp_path, monkeypatch, torch_dtype):
+    """Loaded in the dtype, not loaded in float32 and cast after (a float32 copy of SVD's
+    1.5B-parameter UNet is the peak this avoids); the identity encoder follows the dtype too."""
+    seen = {}
+    den_from_svd, vae_from_pretrained = ACTalkerDenoiser.from_svd.__func__, AutoencoderKLTemporalDecoder.from_pretrained.__func__
+
+    def den_spy(cls, *args, **kw):
+        seen["denoiser"] = kw
+        return den_from_svd(cls, *args, **kw)
+
+    def vae_spy(cls, *args, **kw):
+        seen["vae"] = kw
+        return vae_from_pretrained(cls, *args, **kw)
+    monkeypatch.setattr(ACTalkerDenoiser, "from_svd", classmethod(den_spy))
+    monkeypatch.setattr(AutoencoderKLTemporalDecoder, "from_pretrained", classmethod(vae_spy))
+    cfg = tiny_config()
+    cfg.model.identity.kind = "clip"
+    p = ACTalkerPipeline.from_svd(svd_folder(tmp_path, clip=True), cfg, registry=tiny_registry(), torch_dtype=torch_dtype)
+    assert seen["denoiser"]["torch_dtype"] == torch_dtype and seen["denoiser"]["subfolder"] == "unet"
+    assert seen["vae"].get("torch_dtype") == torch_dtype
+    want = torch_dtype or torch.float32
+    for module in (p.denoiser, p.vae, p.identity_encoder):
+        assert {t.dtype for t in module.parameters()} == {want}, type(module).__name__
+
+
+def test_from_svd_refuses_a_unet_config(tmp_path):
+    cfg = tiny_config()
+    cfg.model.unet.config = tiny_unet_config()
+    with pytest.raises(ConfigError) as err:
+        ACTalkerPipeline.from_svd(svd_folder(tmp_path), cfg, registry=tiny_registry())
+    assert str(err.value) == "from_svd takes the UNet from the SVD folder; leave model.unet.config empty"
+
+
+def test_replace_swaps_only_what_it_is_given(pipe):  # noqa: F811
+    pipe.progress = False
+    same = pipe.replace()
+    for attr in ("denoiser", "vae", "scheduler", "identity_encoder", "config", "registry"):
+        assert getattr(same, attr) is getattr(pipe, attr), attr
+    assert same.progress is False  # the caller's progress setting carries over
+    other_cfg = tiny_config(steps=3)
+    other = pipe.replace(config=other_cfg)
+    assert other.config is other_cfg and other.denoiser is pipe.denoiser and other.scheduler is pipe.scheduler
+    den = copy.copy(pipe.denoiser)  # training swaps in its live denoiser this way
+    live = pipe.replace(denoiser=den)
+    assert live.denoiser is den and live.config is pipe.config and live.vae is pipe.vae
+
+
+def test_save_pretrained_records_each_branchs_plugin(pipe, tmp_path):  # noqa: F811
+    folder = pipe.save_pretrained(tmp_path / "model")
+    branches = json.loads((folder / MODEL_INDEX).read_text())["branches"]
+    owners = pipe.registry.owners
+    assert branches == {"a": {"modality": "sig_a", "plugin": owners["modality:sig_a"]},
+                        "b": {"modality": "sig_b", "plugin": owners["modality:sig_b"]}}
+    assert all(isinstance(b["plugin"], str) and b["plugin"] for b in branches.values())
+
+
+# ------------------------------------------------------------------ the denoising loop
+
+LOOP_KW = dict(seed=3, num_frames=3, output_type="latent", reference_scale=1.0, guidance_scales={"a": 1.0, "b": 1.0})
+
+
+def test_callbacks_get_the_pipeline_step_and_timestep(pipe):  # noqa: F811
+    from tests.core.test_pipeline import BOX, portrait, signals
+
+    seen = []
+
+    def on_step(p, i, t, state):
+        seen.append((p, i, t.item()))
+        return None  # None keeps the latents
+    pipe(portrait(), signals(3), boxes=BOX, num_inference_steps=2, callback_on_step_end=on_step, **LOOP_KW)
+    assert [(p is pipe, i) for p, i, _ in seen] == [(True, 0), (True, 1)]
+    sched = copy.deepcopy(pipe.scheduler)  # the pipeline steps a copy, set to this call's steps
+    sched.set_timesteps(2)
+    assert [t for *_, t in seen] == sched.timesteps.tolist()
+
+
+@pytest.mark.parametrize("overlap", [0, 2])
+def test_window_overlap_reaches_the_windows(pipe, overlap):  # noqa: F811
+    from actalker.core.windows import window_indices
+    from tests.core.test_pipeline import BOX, portrait, signals
+
+    kw = dict(LOOP_KW, num_frames=7)
+    seen = []
+    pipe(portrait(), signals(7), boxes=BOX, num_inference_steps=2, window=4, window_shift=1, window_overlap=overlap,
+         callback_on_window=lambda p, step, w, idx, pred: seen.append((step, idx.tolist())), **kw)
+    want = [(s, w.tolist()) for s in range(2) for w in window_indices(7, 4, 1, s, overlap)]
+    assert seen == want
+    other = [w.tolist() for w in window_indices(7, 4, 1, 0, 2 - overlap)]
+    assert [idx for s, idx in seen if s == 0] != other  # the two settings do give different windows
+
+
+def test_progress_bar_counts_denoising_steps(pipe, capsys):  # noqa: F811
+    from tests.core.test_pipeline import BOX, portrait, signals
+
+    pipe.progress = True
+    try:
+        pipe(portrait(), signals(3), boxes=BOX, num_inference_steps=2, **LOOP_KW)
+    finally:
+        pipe.progress = False
+    err = capsys.readouterr().err
+    assert "denoising:" in err and ("step/s" in err or "s/step" in err)
+    assert re.findall(r"denoising: +\d+%\|[^|]*\| (\d)/(\d)", err)[-3:] == [("0", "2"), ("1", "2"), ("2", "2")]
+    assert not err.endswith("\n")  # leave=False: the bar is cleared, not left behind
+    pipe(portrait(), signals(3), boxes=BOX, num_inference_steps=2, **LOOP_KW)
+    assert "denoising" not in capsys.readouterr().err  # progress off: silent
+
+
+# ------------------------------------------------------------------ loading a model folder
+
+def test_from_pretrained_keeps_the_saved_scheduler_and_moves_to_the_device(pipe, tmp_path):  # noqa: F811
+    own = svd_scheduler_config()
+    own["sigma_max"] = 123.0
+    folder = ACTalkerPipeline(pipe.denoiser, pipe.vae, EulerDiscreteScheduler(**own), None, pipe.config,
+                              pipe.registry).save_pretrained(tmp_path / "model")
+    loaded = ACTalkerPipeline.from_pretrained(folder, registry=pipe.registry)
+    assert loaded.scheduler.config.sigma_max == 123.0
+    assert loaded.device.type == "cpu" and loaded.dtype == torch.float32 and not loaded.denoiser.training
+    on_meta = ACTalkerPipeline.from_pretrained(folder, device="meta", registry=pipe.registry)  # the device is applied
+    assert {p.device.type for m in (on_meta.denoiser, on_meta.vae) for p in m.parameters()} == {"meta"}
+
+
+def test_a_missing_plugin_names_the_model_folder_and_branch(pipe, tmp_path):  # noqa: F811
+    from actalker.errors import PluginError
+
+    folder = pipe.save_pretrained(tmp_path / "model")
+    with pytest.raises(PluginError) as err:
+        ACTalkerPipeline.from_pretrained(folder, registry=tiny_registry(with_b=False))
+    assert str(err.value).startswith(f"model {folder} needs branch 'b': ")
