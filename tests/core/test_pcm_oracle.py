@@ -230,6 +230,11 @@ def test_branch_and_mixer_defaults():
     assert PCMBranch(8, 8, 4, None).cond_every_token
     no_conv = build_mixer("mamba", 8, d_conv=0)  # d_conv 0: the block without its causal conv
     assert not no_conv.use_conv and not hasattr(no_conv, "conv1d")
+    width_one = build_mixer("mamba", 8, d_conv=1)  # the smallest conv is still a conv
+    assert width_one.use_conv and width_one.d_conv == 1 and width_one.conv1d.weight.shape[-1] == 1
+    with pytest.raises(ValueError) as err:
+        build_mixer("rnn", 8)
+    assert str(err.value) == "unknown PCM mixer 'rnn'; expected one of ('mamba', 'attention')"
 
 
 @pytest.mark.parametrize("key,value,allowed", [

@@ -75,7 +75,7 @@ def test_from_svd_loads_the_weights_in_the_requested_dtype(tmp_path, monkeypatch
     cfg = tiny_config()
     cfg.model.identity.kind = "clip"
     p = ACTalkerPipeline.from_svd(svd_folder(tmp_path, clip=True), cfg, registry=tiny_registry(), torch_dtype=torch_dtype)
-    assert seen["denoiser"]["torch_dtype"] == torch_dtype and seen["denoiser"]["subfolder"] == "unet"
+    assert seen["denoiser"]["torch_dtype"] == torch_dtype
     assert seen["vae"].get("torch_dtype") == torch_dtype
     want = torch_dtype or torch.float32
     for module in (p.denoiser, p.vae, p.identity_encoder):
@@ -185,3 +185,46 @@ def test_a_missing_plugin_names_the_model_folder_and_branch(pipe, tmp_path):  # 
     with pytest.raises(PluginError) as err:
         ACTalkerPipeline.from_pretrained(folder, registry=tiny_registry(with_b=False))
     assert str(err.value).startswith(f"model {folder} needs branch 'b': ")
+
+
+# ------------------------------------------------------------------ small public helpers
+
+def test_to_moves_every_module_and_ignores_what_is_not_given(pipe):  # noqa: F811
+    q = ACTalkerPipeline(copy.deepcopy(pipe.denoiser), copy.deepcopy(pipe.vae), pipe.scheduler, None, pipe.config,
+                         pipe.registry)
+    assert q.to(dtype=torch.float64) is q
+    assert q.dtype == torch.float64 and next(q.vae.parameters()).dtype == torch.float64 and q.device.type == "cpu"
+    q.to()  # nothing given: nothing changes
+    assert q.dtype == torch.float64
+
+
+def test_unknown_branch_lists_the_branches(pipe):  # noqa: F811
+    from actalker.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        pipe.branch("zz")
+    assert str(err.value) == "the model has no branch 'zz' (branches: a, b)"
+    bare = copy.copy(pipe)
+    bare.branches = []
+    with pytest.raises(InputError) as err:
+        bare.branch("zz")
+    assert str(err.value) == "the model has no branch 'zz' (branches: none)"
+
+
+def test_features_may_be_arrays_lists_or_per_frame_tensors(pipe):  # noqa: F811
+    import numpy as np
+
+    t = torch.randn(4, 6, dtype=torch.float64)
+    want = t.float()
+    for value in (t, t.numpy(), t.tolist(), list(t), [np.asarray(r) for r in t.numpy()]):
+        got = pipe._features("b", value)
+        assert got.dtype == torch.float32 and torch.equal(got, want), type(value)
+
+
+def test_face_region_rule(pipe):  # noqa: F811
+    import dataclasses
+
+    assert pipe.face_region() == "whole"  # every branch's solo region
+    split = copy.copy(pipe)
+    split.branches = [dataclasses.replace(b, solo_region=r) for b, r in zip(pipe.branches, ("upper", "whole"))]
+    assert split.face_region() == ("face" if "face" in pipe.registry.regions else None)
