@@ -40,6 +40,7 @@ def test_from_svd_builds_the_denoiser_from_the_config(tmp_path):
     cfg = tiny_config()
     cfg.model.face_guider = False  # the defaults are True and 64: both must come from the config
     p = ACTalkerPipeline.from_svd(svd, cfg, registry=tiny_registry())
+    assert p.config is cfg  # the given config, not the defaults
     assert p.denoiser.guider is None and p.denoiser.config.cond_dim == 8
     cfg.model.face_guider = True
     assert ACTalkerPipeline.from_svd(svd, cfg, registry=tiny_registry()).denoiser.guider is not None
@@ -148,9 +149,16 @@ def test_window_overlap_reaches_the_windows(pipe, overlap):  # noqa: F811
     assert [idx for s, idx in seen if s == 0] != other  # the two settings do give different windows
 
 
-def test_progress_bar_counts_denoising_steps(pipe, capsys):  # noqa: F811
+def test_progress_bar_counts_denoising_steps(pipe, capsys, monkeypatch):  # noqa: F811
+    import tqdm.auto
+    import tqdm.std
+
     from tests.core.test_pipeline import BOX, portrait, signals
 
+    class EveryUpdate(tqdm.std.tqdm):  # tqdm skips redraws within 0.1 s: show every one
+        def __init__(self, *args, **kw):
+            super().__init__(*args, mininterval=0, **kw)
+    monkeypatch.setattr(tqdm.auto, "tqdm", EveryUpdate)
     pipe.progress = True
     try:
         pipe(portrait(), signals(3), boxes=BOX, num_inference_steps=2, **LOOP_KW)
@@ -173,6 +181,7 @@ def test_from_pretrained_keeps_the_saved_scheduler_and_moves_to_the_device(pipe,
                               pipe.registry).save_pretrained(tmp_path / "model")
     loaded = ACTalkerPipeline.from_pretrained(folder, registry=pipe.registry)
     assert loaded.scheduler.config.sigma_max == 123.0
+    assert loaded.config.model_dump() == pipe.config.model_dump()  # the saved config, not the defaults
     assert loaded.device.type == "cpu" and loaded.dtype == torch.float32 and not loaded.denoiser.training
     on_meta = ACTalkerPipeline.from_pretrained(folder, device="meta", registry=pipe.registry)  # the device is applied
     assert {p.device.type for m in (on_meta.denoiser, on_meta.vae) for p in m.parameters()} == {"meta"}
@@ -228,3 +237,72 @@ def test_face_region_rule(pipe):  # noqa: F811
     split = copy.copy(pipe)
     split.branches = [dataclasses.replace(b, solo_region=r) for b, r in zip(pipe.branches, ("upper", "whole"))]
     assert split.face_region() == ("face" if "face" in pipe.registry.regions else None)
+
+
+# ------------------------------------------------------------------ the initial noise and the scheduler
+
+def test_given_latents_replace_the_drawn_noise(pipe):  # noqa: F811
+    from actalker.errors import ShapeError
+    from tests.core.test_pipeline import BOX, portrait, signals
+
+    def run(latents=None):
+        return pipe(portrait(), signals(3), boxes=BOX, num_inference_steps=1, latents=latents, **LOOP_KW)
+    shape = (1,) + tuple(run().shape[1:])
+    noise = torch.randn(shape, generator=torch.Generator().manual_seed(11))
+    given = run(noise)
+    torch.testing.assert_close(run(noise.double()), given, rtol=0, atol=0)  # used as float32
+    assert (run(torch.randn(shape)) - given).abs().max() > 1e-3  # the given noise is what is denoised
+    assert (run() - given).abs().max() > 1e-3
+    wrong = shape[:1] + (2,) + shape[2:]
+    with pytest.raises(ShapeError) as err:
+        run(torch.zeros(wrong))
+    assert str(err.value) == f"latents must have shape {shape}, got {wrong}"
+
+
+def test_sigma_overrides_reach_the_scheduler(pipe):  # noqa: F811
+    from tests.core.test_pipeline import BOX, portrait, signals
+
+    seen = {}
+
+    def first_sigma(p, i, t, state):
+        seen.setdefault("t", []).append(t.item())
+    base = pipe.replace(config=tiny_config(steps=2))
+    base(portrait(), signals(3), boxes=BOX, callback_on_step_end=first_sigma, **LOOP_KW)
+    default = seen.pop("t")
+    for key in ("sigma_min", "sigma_max"):
+        cfg = tiny_config(steps=2, **{key: 0.5 if key == "sigma_min" else 20.0})
+        pipe.replace(config=cfg)(portrait(), signals(3), boxes=BOX, callback_on_step_end=first_sigma, **LOOP_KW)
+        want = copy.deepcopy(pipe.scheduler).__class__.from_config(pipe.scheduler.config, **{key: getattr(cfg.sampling, key)})
+        want.set_timesteps(2)
+        assert seen.pop("t") == want.timesteps.tolist() != default, key
+
+
+def test_condition_errors_name_the_problem(pipe):  # noqa: F811
+    from actalker.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        pipe.prepare_conditions({"zz": torch.zeros(3, 2)}, None, None)
+    assert str(err.value) == "the model has no branch 'zz' for the given signal (branches: a, b)"
+    bare = copy.copy(pipe)
+    bare.branches = []
+    with pytest.raises(InputError) as err:
+        bare.prepare_conditions({"zz": torch.zeros(3, 2)}, None, None)
+    assert str(err.value) == "the model has no branch 'zz' for the given signal (branches: none)"
+    with pytest.raises(InputError) as err:
+        pipe.prepare_conditions({}, None, None)
+    assert str(err.value) == "num_frames is needed when no signal is given"
+    with pytest.raises(InputError) as err:
+        pipe.prepare_conditions({}, None, 0)
+    assert str(err.value) == "num_frames must be >= 1, got 0"
+    assert pipe.prepare_conditions({}, None, 1)[0] == 1  # one frame is a video
+
+
+def test_guidance_order_reaches_the_plan(pipe):  # noqa: F811
+    from tests.core.test_pipeline import BOX, portrait, signals
+
+    kw = dict(boxes=BOX, seed=4, num_frames=3, output_type="latent", num_inference_steps=1, reference_scale=2.0,
+              guidance_scales={"a": 3.0, "b": 1.5})
+    ab = pipe(portrait(), signals(3), guidance_order=["a", "b"], **kw)
+    ba = pipe(portrait(), signals(3), guidance_order=["b", "a"], **kw)
+    assert (ab - ba).abs().max() > 1e-4  # chained guidance depends on the order
+    torch.testing.assert_close(pipe(portrait(), signals(3), **kw), ab, rtol=0, atol=0)  # a, b: the branch order
