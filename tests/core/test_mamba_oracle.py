@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from actalker.core import mamba as mamba_mod
 from actalker.core.mamba import MambaBlock
+from tests.core.tiny_models import perturb_parameters
 
 D_MODEL = 6
 
@@ -50,21 +51,12 @@ def oracle(m: MambaBlock, x: torch.Tensor) -> torch.Tensor:
     return m.out_proj(y)
 
 
-def _perturbed(m: MambaBlock) -> MambaBlock:
-    """Move every parameter off its init (D = 1, zero conv bias...) so no term hides behind it."""
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in m.parameters():
-            p.add_(0.3 * torch.randn(p.shape, generator=g, dtype=p.dtype))
-    return m
-
-
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
 @pytest.mark.parametrize("conv", [True, False], ids=["conv", "noconv"])
 @pytest.mark.parametrize("backend", ["chunked", "reference"])
 def test_block_equals_the_recurrent_step(bidirectional, conv, backend):
     torch.manual_seed(0)
-    m = _perturbed(MambaBlock(D_MODEL, d_state=3, d_conv=3, bias=True, conv=conv,
+    m = perturb_parameters(MambaBlock(D_MODEL, d_state=3, d_conv=3, bias=True, conv=conv,
                               bidirectional=bidirectional, backend=backend).double())
     x = torch.randn(2, 11, D_MODEL, dtype=torch.float64)
     with torch.no_grad():

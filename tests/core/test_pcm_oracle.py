@@ -20,15 +20,9 @@ import torch
 
 from actalker.core.pcm import PCMLayer
 from actalker.core.pcm.mixers import AttentionMixer
+from tests.core.tiny_models import perturb_parameters
 
 B, FR, L, C, T, D, ID = 2, 3, 6, 8, 2, 5, 4
-
-
-def perturb(module: torch.nn.Module, seed: int = 1) -> None:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(0.3 * torch.randn(p.shape, generator=g, dtype=p.dtype))
 
 
 def branch_oracle(br, x, cond, ident, weight, mask_mode, spatiotemporal):
@@ -44,25 +38,19 @@ def branch_oracle(br, x, cond, ident, weight, mask_mode, spatiotemporal):
     idt = None if (br.id_proj is None or ident is None) else br.id_proj(ident)
     out = torch.zeros(x.shape[0], x.shape[1], x.shape[2], v.shape[-1], dtype=x.dtype)
     for b in range(x.shape[0]):
-        chunks, places = [], []  # places: (frame, token) of each visual token in the sequence
+        runs = []  # per scanned sequence: its tokens, and (index in it, frame, token) of each visual one
         for f in range(x.shape[1]):
-            tokens = [v[b, f, i] for i in range(x.shape[2]) if scanned[b, f, i]]
-            places.append([(f, i) for i in range(x.shape[2]) if scanned[b, f, i]])
-            extra = ([idt[b]] if idt is not None else []) + [c[b, f, t] for t in range(c.shape[2])]
-            chunks.append(tokens + extra)
-        runs = [sum(chunks, [])] if spatiotemporal else chunks
-        where = [sum(places, [])] if spatiotemporal else places
-        if spatiotemporal:  # in the one sequence, frame f's tokens sit after the earlier frames' chunks
-            offsets, pos = [], 0
-            for f in range(x.shape[1]):
-                offsets += [pos + j for j in range(len(places[f]))]
-                pos += len(chunks[f])
-            index = [offsets]
-        else:
-            index = [list(range(len(p))) for p in places]
-        for seq, idx, plc in zip(runs, index, where):
+            if not runs or not spatiotemporal:  # spatio-temporal: every frame's chunk in one sequence
+                runs.append(([], []))
+            seq, visual = runs[-1]
+            for i in range(x.shape[2]):
+                if scanned[b, f, i]:
+                    visual.append((len(seq), f, i))
+                    seq.append(v[b, f, i])
+            seq += ([idt[b]] if idt is not None else []) + [c[b, f, t] for t in range(c.shape[2])]
+        for seq, visual in runs:
             y = br.mixer(torch.stack(seq)[None])[0]
-            for j, (f, i) in zip(idx, plc):
+            for j, f, i in visual:
                 out[b, f, i] = br.norm(y[j])
     return out * w[..., None]
 
@@ -102,7 +90,7 @@ def make_layer(mixer, scan_mode, mask_mode, cond_inject, id_token=True):
     layer = PCMLayer(C, {"a": D, "b": D}, scan_mode=scan_mode, mask_mode=mask_mode, mixer=mixer,
                      d_state=3, d_conv=2, id_dim=ID, id_token=id_token, width=C, cond_inject=cond_inject)
     layer = layer.double()
-    perturb(layer)
+    perturb_parameters(layer)
     return layer
 
 

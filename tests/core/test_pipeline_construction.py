@@ -4,40 +4,41 @@ swap, and save_pretrained records each branch's plugin."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 
+import numpy as np
 import pytest
 import torch
-from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, UNetSpatioTemporalConditionModel
+import tqdm.auto
+import tqdm.std
+from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler
 
 from actalker.core.denoiser import ACTalkerDenoiser
 from actalker.core.pipeline import MODEL_INDEX, ACTalkerPipeline
 from actalker.core.sampling import make_scheduler, svd_scheduler_config
-from actalker.errors import ConfigError
-from tests.core.test_pipeline import pipe, tiny_config, tiny_vae  # noqa: F401  (pipe is a fixture)
+from actalker.core.windows import window_indices
+from actalker.errors import ConfigError, InputError, PluginError, ShapeError
+from tests.core.svd_standins import save_tiny_svd, svd_config
+from tests.core.test_pipeline import BOX, pipe, portrait, signals, tiny_config  # noqa: F401  (pipe is a fixture)
 from tests.core.tiny_models import tiny_registry, tiny_unet_config
 
 
-def svd_folder(root, scheduler: dict | None = None, clip: bool = False):
-    torch.manual_seed(0)
-    svd = root / "svd"
-    UNetSpatioTemporalConditionModel(**tiny_unet_config()).save_pretrained(svd / "unet")
-    tiny_vae().save_pretrained(svd / "vae")
-    if scheduler is not None:
+def svd_folder(root, scheduler: dict | None = None):
+    """The shared tiny SVD folder (svd_standins), its scheduler replaced by ``scheduler`` or,
+    with None, its scheduler_config.json removed (a scheduler/ folder without one is no scheduler)."""
+    svd = save_tiny_svd(root / "svd")
+    if scheduler is None:
+        (svd / "scheduler" / "scheduler_config.json").unlink()
+    else:
         EulerDiscreteScheduler(**scheduler).save_pretrained(svd / "scheduler")
-    if clip:
-        from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
-
-        cfg = CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                               image_size=32, patch_size=8, projection_dim=12)
-        CLIPVisionModelWithProjection(cfg).save_pretrained(svd / "image_encoder")
     return svd
 
 
 def test_from_svd_builds_the_denoiser_from_the_config(tmp_path):
     svd = svd_folder(tmp_path)
-    cfg = tiny_config()
+    cfg = svd_config(svd)
     cfg.model.face_guider = False  # the defaults are True and 64: both must come from the config
     p = ACTalkerPipeline.from_svd(svd, cfg, registry=tiny_registry())
     assert p.config is cfg  # the given config, not the defaults
@@ -49,11 +50,11 @@ def test_from_svd_builds_the_denoiser_from_the_config(tmp_path):
 def test_from_svd_reads_the_folders_scheduler_and_falls_back_to_svds(tmp_path):
     own = svd_scheduler_config()
     own["sigma_max"] = 123.0  # a setting make_scheduler() does not have
-    p = ACTalkerPipeline.from_svd(svd_folder(tmp_path / "with", scheduler=own), tiny_config(), registry=tiny_registry())
+    with_own = svd_folder(tmp_path / "with", scheduler=own)
+    p = ACTalkerPipeline.from_svd(with_own, svd_config(with_own), registry=tiny_registry())
     assert p.scheduler.config.sigma_max == 123.0
     bare = svd_folder(tmp_path / "without")
-    (bare / "scheduler").mkdir()  # a folder without scheduler_config.json is no scheduler
-    q = ACTalkerPipeline.from_svd(bare, tiny_config(), registry=tiny_registry())
+    q = ACTalkerPipeline.from_svd(bare, svd_config(bare), registry=tiny_registry())
     assert dict(q.scheduler.config) == dict(make_scheduler().config)
 
 
@@ -73,9 +74,8 @@ def test_from_svd_loads_the_weights_in_the_requested_dtype(tmp_path, monkeypatch
         return vae_from_pretrained(cls, *args, **kw)
     monkeypatch.setattr(ACTalkerDenoiser, "from_svd", classmethod(den_spy))
     monkeypatch.setattr(AutoencoderKLTemporalDecoder, "from_pretrained", classmethod(vae_spy))
-    cfg = tiny_config()
-    cfg.model.identity.kind = "clip"
-    p = ACTalkerPipeline.from_svd(svd_folder(tmp_path, clip=True), cfg, registry=tiny_registry(), torch_dtype=torch_dtype)
+    svd = svd_folder(tmp_path, scheduler=svd_scheduler_config())
+    p = ACTalkerPipeline.from_svd(svd, svd_config(svd), registry=tiny_registry(), torch_dtype=torch_dtype)  # clip identity
     assert seen["denoiser"]["torch_dtype"] == torch_dtype
     assert seen["vae"].get("torch_dtype") == torch_dtype
     want = torch_dtype or torch.float32
@@ -84,10 +84,11 @@ def test_from_svd_loads_the_weights_in_the_requested_dtype(tmp_path, monkeypatch
 
 
 def test_from_svd_refuses_a_unet_config(tmp_path):
-    cfg = tiny_config()
+    svd = svd_folder(tmp_path)
+    cfg = svd_config(svd)
     cfg.model.unet.config = tiny_unet_config()
     with pytest.raises(ConfigError) as err:
-        ACTalkerPipeline.from_svd(svd_folder(tmp_path), cfg, registry=tiny_registry())
+        ACTalkerPipeline.from_svd(svd, cfg, registry=tiny_registry())
     assert str(err.value) == "from_svd takes the UNet from the SVD folder; leave model.unet.config empty"
 
 
@@ -120,8 +121,6 @@ LOOP_KW = dict(seed=3, num_frames=3, output_type="latent", reference_scale=1.0, 
 
 
 def test_callbacks_get_the_pipeline_step_and_timestep(pipe):  # noqa: F811
-    from tests.core.test_pipeline import BOX, portrait, signals
-
     seen = []
 
     def on_step(p, i, t, state):
@@ -136,9 +135,6 @@ def test_callbacks_get_the_pipeline_step_and_timestep(pipe):  # noqa: F811
 
 @pytest.mark.parametrize("overlap", [0, 2])
 def test_window_overlap_reaches_the_windows(pipe, overlap):  # noqa: F811
-    from actalker.core.windows import window_indices
-    from tests.core.test_pipeline import BOX, portrait, signals
-
     kw = dict(LOOP_KW, num_frames=7)
     seen = []
     pipe(portrait(), signals(7), boxes=BOX, num_inference_steps=2, window=4, window_shift=1, window_overlap=overlap,
@@ -150,11 +146,6 @@ def test_window_overlap_reaches_the_windows(pipe, overlap):  # noqa: F811
 
 
 def test_progress_bar_counts_denoising_steps(pipe, capsys, monkeypatch):  # noqa: F811
-    import tqdm.auto
-    import tqdm.std
-
-    from tests.core.test_pipeline import BOX, portrait, signals
-
     class EveryUpdate(tqdm.std.tqdm):  # tqdm skips redraws within 0.1 s: show every one
         def __init__(self, *args, **kw):
             super().__init__(*args, mininterval=0, **kw)
@@ -188,8 +179,6 @@ def test_from_pretrained_keeps_the_saved_scheduler_and_moves_to_the_device(pipe,
 
 
 def test_a_missing_plugin_names_the_model_folder_and_branch(pipe, tmp_path):  # noqa: F811
-    from actalker.errors import PluginError
-
     folder = pipe.save_pretrained(tmp_path / "model")
     with pytest.raises(PluginError) as err:
         ACTalkerPipeline.from_pretrained(folder, registry=tiny_registry(with_b=False))
@@ -208,8 +197,6 @@ def test_to_moves_every_module_and_ignores_what_is_not_given(pipe):  # noqa: F81
 
 
 def test_unknown_branch_lists_the_branches(pipe):  # noqa: F811
-    from actalker.errors import InputError
-
     with pytest.raises(InputError) as err:
         pipe.branch("zz")
     assert str(err.value) == "the model has no branch 'zz' (branches: a, b)"
@@ -221,8 +208,6 @@ def test_unknown_branch_lists_the_branches(pipe):  # noqa: F811
 
 
 def test_features_may_be_arrays_lists_or_per_frame_tensors(pipe):  # noqa: F811
-    import numpy as np
-
     t = torch.randn(4, 6, dtype=torch.float64)
     want = t.float()
     for value in (t, t.numpy(), t.tolist(), list(t), [np.asarray(r) for r in t.numpy()]):
@@ -231,8 +216,6 @@ def test_features_may_be_arrays_lists_or_per_frame_tensors(pipe):  # noqa: F811
 
 
 def test_face_region_rule(pipe):  # noqa: F811
-    import dataclasses
-
     assert pipe.face_region() == "whole"  # every branch's solo region
     split = copy.copy(pipe)
     split.branches = [dataclasses.replace(b, solo_region=r) for b, r in zip(pipe.branches, ("upper", "whole"))]
@@ -242,9 +225,6 @@ def test_face_region_rule(pipe):  # noqa: F811
 # ------------------------------------------------------------------ the initial noise and the scheduler
 
 def test_given_latents_replace_the_drawn_noise(pipe):  # noqa: F811
-    from actalker.errors import ShapeError
-    from tests.core.test_pipeline import BOX, portrait, signals
-
     def run(latents=None):
         return pipe(portrait(), signals(3), boxes=BOX, num_inference_steps=1, latents=latents, **LOOP_KW)
     shape = (1,) + tuple(run().shape[1:])
@@ -260,8 +240,6 @@ def test_given_latents_replace_the_drawn_noise(pipe):  # noqa: F811
 
 
 def test_sigma_overrides_reach_the_scheduler(pipe):  # noqa: F811
-    from tests.core.test_pipeline import BOX, portrait, signals
-
     seen = {}
 
     def first_sigma(p, i, t, state):
@@ -278,8 +256,6 @@ def test_sigma_overrides_reach_the_scheduler(pipe):  # noqa: F811
 
 
 def test_condition_errors_name_the_problem(pipe):  # noqa: F811
-    from actalker.errors import InputError
-
     with pytest.raises(InputError) as err:
         pipe.prepare_conditions({"zz": torch.zeros(3, 2)}, None, None)
     assert str(err.value) == "the model has no branch 'zz' for the given signal (branches: a, b)"
@@ -298,8 +274,6 @@ def test_condition_errors_name_the_problem(pipe):  # noqa: F811
 
 
 def test_guidance_order_reaches_the_plan(pipe):  # noqa: F811
-    from tests.core.test_pipeline import BOX, portrait, signals
-
     kw = dict(boxes=BOX, seed=4, num_frames=3, output_type="latent", num_inference_steps=1, reference_scale=2.0,
               guidance_scales={"a": 3.0, "b": 1.5})
     ab = pipe(portrait(), signals(3), guidance_order=["a", "b"], **kw)

@@ -107,6 +107,16 @@ def randomize_new_modules(den, scale: float = 0.2) -> None:
                 p.copy_(torch.randn(p.shape, generator=gen) * scale)
 
 
+def perturb_parameters(module: torch.nn.Module, scale: float = 0.3, seed: int = 1) -> torch.nn.Module:
+    """Move every parameter off its init (D = 1, zero biases and out-projections hide terms),
+    so an oracle comparison sees every term."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+    return module
+
+
 def tiny_inputs(batch: int = 2, frames: int = 3, size: int = 8, mask_size: int = 32, seed: int = 0) -> dict:
     """Forward kwargs for tiny_denoiser: boxes differ per sample so masks differ in a batch."""
     gen = torch.Generator().manual_seed(seed)
