@@ -153,11 +153,9 @@ def needed_regions(branches: Iterable[ControlBranch], face_region: Optional[str]
     return list(dict.fromkeys(names))
 
 
-def face_region(branches: Sequence[ControlBranch], registry, configured: Optional[str] = None) -> Optional[str]:
-    """Region of the face guider: the configured one, else the solo region all branches share
-    (the whole face), else the registry's 'face' region."""
-    if configured:
-        return configured
+def face_region(branches: Sequence[ControlBranch], registry) -> Optional[str]:
+    """Region of the face guider: the solo region all branches share (the whole face), else the
+    registry's 'face' region."""
     solos = {b.solo_region for b in branches}
     if len(solos) == 1:
         return solos.pop()

@@ -416,8 +416,7 @@ class ACTalkerPipeline:
 
     def face_region(self) -> Optional[str]:
         """Region used for the face guider (the rule is ``core.branches.face_region``)."""
-        configured = getattr(getattr(self.denoiser, "config", None), "face_region", None)
-        return face_region(self.branches, self.registry, configured)
+        return face_region(self.branches, self.registry)
 
     @torch.no_grad()
     def encode_identity(self, image: torch.Tensor) -> Optional[torch.Tensor]:

@@ -25,7 +25,6 @@ class Layout:
     frames: int
     visual: int  # L tokens per frame
     extra: int  # id + condition tokens per frame
-    spatiotemporal: bool
 
 
 def assemble(
@@ -47,7 +46,7 @@ def assemble(
     seq_keep = None
     if keep is not None:
         seq_keep = torch.cat([keep, keep.new_ones(b, f, extra)], dim=2)
-    layout = Layout(b, f, l, extra, spatiotemporal)
+    layout = Layout(b, f, l, extra)
     if spatiotemporal:
         seq = chunk.reshape(b, f * (l + extra), w)
         seq_keep = None if seq_keep is None else seq_keep.reshape(b, -1)
