@@ -248,6 +248,12 @@ def load_checkpoint(accelerator, path: Path, generator: torch.Generator, ema=Non
         raise InputError(f"checkpoint {path} cannot be loaded: {why}")
     try:
         accelerator.load_state(str(path), load_kwargs={"weights_only": True})
+    except ValueError as err:  # torch's optimizer refuses another grouping of the parameters
+        if "parameter group" not in str(err):
+            raise
+        raise InputError(f"checkpoint {path} does not fit this model's optimizer: {err} (checkpoints written before "
+                         "Mamba's A_log and D were exempted from weight decay have one group; resume them with the "
+                         "actalker version that wrote them)") from None
     except RuntimeError as err:  # torch lists every mismatched tensor on its own line
         mismatch = [line.strip() for line in str(err).splitlines() if "size mismatch" in line or "Missing key" in line]
         if not mismatch:

@@ -101,6 +101,10 @@ def test_mamba_initialisation():
     torch.testing.assert_close(-torch.exp(m.A_log.detach()), -torch.arange(1.0, 7.0).repeat(64, 1))
     assert (m.D.detach() == 1).all()
     assert m.conv1d.weight.shape == (64, 1, 4)
+    # mamba_ssm's _init_weights (MixerModel) re-initialises every Linear bias unless it carries
+    # this flag: the dt bias above must survive a model that applies it
+    both = MambaBlock(8, bidirectional=True)
+    assert m.dt_proj.bias._no_reinit is True and both.dt_proj.bias._no_reinit is both.dt_proj_b.bias._no_reinit is True
 
 
 def test_defaults_are_mambas():

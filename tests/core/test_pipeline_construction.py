@@ -20,6 +20,7 @@ from actalker.core.pipeline import MODEL_INDEX, ACTalkerPipeline
 from actalker.core.sampling import make_scheduler, svd_scheduler_config
 from actalker.core.windows import window_indices
 from actalker.errors import ConfigError, InputError, PluginError, ShapeError
+from actalker.plugins.spec import RegionSpec
 from tests.core.svd_standins import save_tiny_svd, svd_config
 from tests.core.test_pipeline import BOX, pipe, portrait, signals, tiny_config  # noqa: F401  (pipe is a fixture)
 from tests.core.tiny_models import tiny_registry, tiny_unet_config
@@ -280,3 +281,55 @@ def test_guidance_order_reaches_the_plan(pipe):  # noqa: F811
     ba = pipe(portrait(), signals(3), guidance_order=["b", "a"], **kw)
     assert (ab - ba).abs().max() > 1e-4  # chained guidance depends on the order
     torch.testing.assert_close(pipe(portrait(), signals(3), **kw), ab, rtol=0, atol=0)  # a, b: the branch order
+
+
+# ------------------------------------------------------------------ the reference face and the model's dtype
+
+def landmark_extent_region(name: str) -> RegionSpec:
+    """The landmarks' bounding rectangle (nothing without landmarks): a region only the landmarks can place."""
+    def mask(landmarks, boxes, height, width):
+        out = torch.zeros(boxes.shape[0], height, width)
+        if landmarks is not None:
+            for i, pts in enumerate(landmarks):
+                (x0, y0), (x1, y1) = pts[:, :2].amin(0).tolist(), pts[:, :2].amax(0).tolist()
+                out[i, round(y0 * height):round(y1 * height), round(x0 * width):round(x1 * width)] = 1.0
+        return out
+
+    return RegionSpec(name=name, mask=mask)
+
+
+def test_the_reference_landmarks_place_the_regions_in_the_cropped_frame(pipe, monkeypatch):  # noqa: F811
+    registry = dataclasses.replace(pipe.registry, regions={**pipe.registry.regions, "lower": landmark_extent_region("lower")})
+    q = copy.copy(pipe)
+    q.registry = registry
+    seen = {}
+    original = q.prepare_reference
+    monkeypatch.setattr(q, "prepare_reference", lambda *a: seen.setdefault("ref", original(*a)))
+    # a 16 x 32 portrait covers the 16 x 16 frame after a centre crop of x in [0.25, 0.75]:
+    # landmarks spanning x 0.375-0.625, y 0.5-0.75 of the portrait span x 0.25-0.75 of the frame
+    pts = torch.rand(478, 3, generator=torch.Generator().manual_seed(0))
+    pts[:, 0] = 0.375 + 0.25 * pts[:, 0]
+    pts[:, 1] = 0.5 + 0.25 * pts[:, 1]
+    pts[0, :2], pts[1, :2] = torch.tensor([0.375, 0.5]), torch.tensor([0.625, 0.75])
+    q(portrait(16, 32), signals(3), landmarks=pts.numpy(), boxes=BOX, num_inference_steps=1, **LOOP_KW)
+    want = torch.zeros(1, 16, 16)
+    want[:, 8:12, 4:12] = 1.0
+    torch.testing.assert_close(seen["ref"].masks["lower"], want, rtol=0, atol=0)
+
+
+def test_a_half_precision_model_gets_its_inputs_in_its_dtype(pipe, tmp_path, monkeypatch):  # noqa: F811
+    """As diffusers' SVD pipeline does: the latents and SVD's time ids reach the model in its dtype
+    (bfloat16 rounds the noise-augmentation id, so the cast changes the video)."""
+    half = ACTalkerPipeline.from_pretrained(pipe.save_pretrained(tmp_path / "model"), dtype=torch.bfloat16,
+                                            registry=tiny_registry())
+    half.progress = False
+    seen = []
+    forward = half.denoiser.forward
+
+    def spy(sample, timestep, added_time_ids, **kwargs):
+        seen.append((sample.dtype, added_time_ids.dtype))
+        return forward(sample, timestep, added_time_ids, **kwargs)
+
+    monkeypatch.setattr(half.denoiser, "forward", spy)
+    half(portrait(), signals(3), boxes=BOX, num_inference_steps=1, **LOOP_KW)
+    assert seen and set(seen) == {(torch.bfloat16, torch.bfloat16)}

@@ -152,3 +152,20 @@ def test_weights_of_another_model_are_one_line(acc, tmp_path):
         load_checkpoint(acc2, ckpt, torch.Generator())
     msg = str(err.value)
     assert "\n" not in msg and msg.startswith(f"checkpoint {ckpt} does not fit this model: ") and "weight" in msg, msg
+
+
+def test_an_optimizer_of_another_grouping_is_one_line(acc, tmp_path):
+    """A checkpoint written with one optimizer group (before Mamba's A_log and D were exempted
+    from weight decay) meets an optimizer with two: a one-line error, not torch's ValueError."""
+    from accelerate import Accelerator
+
+    ckpt = _save(acc, tmp_path, 1)
+    model = torch.nn.Linear(4, 4)
+    opt = torch.optim.AdamW([{"params": [model.weight]}, {"params": [model.bias], "weight_decay": 0.0}], lr=1e-3)
+    acc2 = Accelerator(cpu=True)
+    acc2.prepare(model, opt)
+    with pytest.raises(InputError) as err:
+        load_checkpoint(acc2, ckpt, torch.Generator())
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(f"checkpoint {ckpt} does not fit this model's optimizer: ") \
+        and "parameter groups" in msg, msg

@@ -45,3 +45,23 @@ def test_ema_update_is_the_decayed_average_with_warmup():
         expected = [d * e + (1 - d) * p.detach() for e, p in zip(expected, params)]
         ema.update(named)
     assert all(torch.allclose(ema.shadow[str(i)], e, atol=1e-6) for i, e in enumerate(expected))
+
+
+def test_mambas_flagged_parameters_train_without_weight_decay():
+    """mamba_ssm flags A_log and D ``_no_weight_decay``: with a zero gradient AdamW changes a
+    parameter by weight decay alone, so the flagged ones must not move and the others must."""
+    from actalker.core.mamba import MambaBlock
+
+    block = MambaBlock(8, d_state=4, bidirectional=True)
+    params = list(block.parameters())
+    opt = make_optimizer(params, _Train, torch.device("cpu"))
+    before = {n: p.detach().clone() for n, p in block.named_parameters()}
+    for p in params:
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    exempt = {"A_log", "A_b_log", "D", "D_b"}
+    for name, p in block.named_parameters():
+        moved = not torch.equal(p.detach(), before[name])
+        assert moved == (name not in exempt and bool(before[name].abs().sum() > 0)), name
+    assert len(opt.param_groups) == 2 and opt.param_groups[1]["weight_decay"] == 0.0
+    assert len(make_optimizer(_params(0), _Train, torch.device("cpu")).param_groups) == 1  # nothing flagged: one group
