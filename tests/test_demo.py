@@ -127,7 +127,11 @@ def test_vae_stage_on_a_tiny_world(tmp_path):
     build_manifest(data)
     cfg, _ = load_config("demo", TINY + [f"data.root={data}", "data.size=32", "data.train_split=all"],
                          registry=load_registry())
-    vae_dir = train_vae(cfg, tmp_path / "stage", steps=2, batch_size=2, num_frames=2, progress=False, log=lambda *_: None)
+    lines = []
+    vae_dir = train_vae(cfg, tmp_path / "stage", steps=2, batch_size=2, num_frames=2, progress=False, log=lines.append)
+    assert lines[-1].startswith("VAE stage: 2 steps in ") and "limit" not in lines[-1]
+    train_vae(cfg, tmp_path / "capped", steps=50, minutes=0.0, batch_size=2, num_frames=2, progress=False, log=lines.append)
+    assert lines[-1].startswith("VAE stage: 0 steps in ") and "(the 0-minute limit ended it 50 steps short of 50)" in lines[-1]
     vae = AutoencoderKLTemporalDecoder.from_pretrained(vae_dir)
     assert np.isfinite(vae.config.scaling_factor) and vae.config.scaling_factor > 0
     assert (tmp_path / "stage" / "vae_log.jsonl").read_text().strip()

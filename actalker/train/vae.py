@@ -124,7 +124,8 @@ def train_vae(cfg, out_dir, steps: int = 2000, minutes: Optional[float] = None, 
     scale = vae.config.scaling_factor if decoder_only else latent_scale(vae, ds, seed)
     vae.register_to_config(scaling_factor=scale)
     vae.save_pretrained(out / "vae")
-    log(f"VAE stage: {step} steps in {time.time() - t_start:.0f} s, scaling_factor {scale:.4f}, saved to {out / 'vae'}")
+    short = f" (the {minutes:g}-minute limit ended it {steps - step} steps short of {steps})" if step < steps else ""
+    log(f"VAE stage: {step} steps in {time.time() - t_start:.0f} s{short}, scaling_factor {scale:.4f}, saved to {out / 'vae'}")
     return out / "vae"
 
 

@@ -23,7 +23,7 @@ from actalker.errors import ConfigError, InputError, PluginError, ShapeError
 from actalker.plugins.spec import RegionSpec
 from tests.core.svd_standins import save_tiny_svd, svd_config
 from tests.core.test_pipeline import BOX, pipe, portrait, signals, tiny_config  # noqa: F401  (pipe is a fixture)
-from tests.core.tiny_models import tiny_registry, tiny_unet_config
+from tests.core.tiny_models import tiny_denoiser, tiny_pcm_config, tiny_registry, tiny_unet_config
 
 
 def svd_folder(root, scheduler: dict | None = None):
@@ -298,6 +298,14 @@ def landmark_extent_region(name: str) -> RegionSpec:
     return RegionSpec(name=name, mask=mask)
 
 
+def landmarks_spanning(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    """(478, 3) random landmarks whose extent is exactly [x0, x1] x [y0, y1]."""
+    pts = torch.rand(478, 3, generator=torch.Generator().manual_seed(0))
+    pts[:, 0], pts[:, 1] = x0 + (x1 - x0) * pts[:, 0], y0 + (y1 - y0) * pts[:, 1]
+    pts[0, :2], pts[1, :2] = torch.tensor([x0, y0]), torch.tensor([x1, y1])
+    return pts.numpy()
+
+
 def test_the_reference_landmarks_place_the_regions_in_the_cropped_frame(pipe, monkeypatch):  # noqa: F811
     registry = dataclasses.replace(pipe.registry, regions={**pipe.registry.regions, "lower": landmark_extent_region("lower")})
     q = copy.copy(pipe)
@@ -307,11 +315,8 @@ def test_the_reference_landmarks_place_the_regions_in_the_cropped_frame(pipe, mo
     monkeypatch.setattr(q, "prepare_reference", lambda *a: seen.setdefault("ref", original(*a)))
     # a 16 x 32 portrait covers the 16 x 16 frame after a centre crop of x in [0.25, 0.75]:
     # landmarks spanning x 0.375-0.625, y 0.5-0.75 of the portrait span x 0.25-0.75 of the frame
-    pts = torch.rand(478, 3, generator=torch.Generator().manual_seed(0))
-    pts[:, 0] = 0.375 + 0.25 * pts[:, 0]
-    pts[:, 1] = 0.5 + 0.25 * pts[:, 1]
-    pts[0, :2], pts[1, :2] = torch.tensor([0.375, 0.5]), torch.tensor([0.625, 0.75])
-    q(portrait(16, 32), signals(3), landmarks=pts.numpy(), boxes=BOX, num_inference_steps=1, **LOOP_KW)
+    pts = landmarks_spanning(0.375, 0.5, 0.625, 0.75)
+    q(portrait(16, 32), signals(3), landmarks=pts, boxes=BOX, num_inference_steps=1, **LOOP_KW)
     want = torch.zeros(1, 16, 16)
     want[:, 8:12, 4:12] = 1.0
     torch.testing.assert_close(seen["ref"].masks["lower"], want, rtol=0, atol=0)
@@ -333,3 +338,43 @@ def test_a_half_precision_model_gets_its_inputs_in_its_dtype(pipe, tmp_path, mon
     monkeypatch.setattr(half.denoiser, "forward", spy)
     half(portrait(), signals(3), boxes=BOX, num_inference_steps=1, **LOOP_KW)
     assert seen and set(seen) == {(torch.bfloat16, torch.bfloat16)}
+
+
+def test_per_frame_boxes_place_the_masks_with_the_first_frames_face(pipe):  # noqa: F811
+    """Boxes may come per frame ((F, 4), e.g. from the driving video's tracker): the first
+    frame's face places the masks (the rule of ``core.controls.region_masks``)."""
+    first = pipe(portrait(), signals(3), boxes=BOX, num_inference_steps=1, **LOOP_KW)
+    per_frame = [BOX, [0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0]]
+    torch.testing.assert_close(pipe(portrait(), signals(3), boxes=per_frame, num_inference_steps=1, **LOOP_KW),
+                               first, rtol=0, atol=0)
+    moved = pipe(portrait(), signals(3), boxes=per_frame[1:], num_inference_steps=1, **LOOP_KW)
+    assert (moved - first).abs().max() > 1e-3  # the boxes do reach the masks
+
+
+def test_only_a_masked_model_needs_the_reference_face(pipe):  # noqa: F811
+    """Region masks need a face; with pcm.mask_mode 'none' no mask is used, so no face is needed."""
+    unmasked = tiny_denoiser(pipe.registry, pcm=tiny_pcm_config(mixer="attention", mask_mode="none")).eval()
+    out = pipe.replace(denoiser=unmasked)(portrait(), signals(3), num_inference_steps=1, **LOOP_KW)
+    assert bool(torch.isfinite(out).all())
+    with pytest.raises(InputError) as err:
+        pipe(portrait(), signals(3), num_inference_steps=1, **LOOP_KW)
+    assert str(err.value) == "the reference face is needed for the branches' region masks: pass landmarks and/or boxes"
+
+
+def test_the_face_guider_gets_its_region_when_no_branch_uses_it(pipe, monkeypatch):  # noqa: F811
+    """Branches whose solo regions differ leave the face guider the registry's 'face' region,
+    which no branch masks: it is made from the reference face on its own."""
+    face = landmark_extent_region("face")
+    q = copy.copy(pipe)
+    q.registry = dataclasses.replace(pipe.registry, regions={**pipe.registry.regions, "face": face})
+    q.branches = [dataclasses.replace(b, solo_region=r) for b, r in zip(pipe.branches, ("upper", "whole"))]
+    seen = {}
+    original = q.prepare_reference
+    monkeypatch.setattr(q, "prepare_reference", lambda *a: seen.setdefault("ref", original(*a)))
+    q(portrait(), signals(3), landmarks=landmarks_spanning(0.25, 0.5, 0.75, 0.75), boxes=BOX, num_inference_steps=1,
+      **LOOP_KW)
+    ref = seen["ref"]
+    assert q.face_region() == "face" and "face" not in ref.masks
+    want = torch.zeros(1, 1, 16, 16)
+    want[..., 8:12, 4:12] = 1.0  # the landmarks' extent, from the reference face's landmarks
+    torch.testing.assert_close(ref.face_mask, want, rtol=0, atol=0)
