@@ -272,6 +272,25 @@ def test_condition_errors_name_the_problem(pipe):  # noqa: F811
         pipe.prepare_conditions({}, None, 0)
     assert str(err.value) == "num_frames must be >= 1, got 0"
     assert pipe.prepare_conditions({}, None, 1)[0] == 1  # one frame is a video
+    with pytest.raises(InputError) as err:
+        pipe.prepare_conditions({"b": torch.zeros(2, 6)}, None, 3)
+    assert str(err.value) == "the signal of branch 'b' has 2 frames; 3 are needed"
+
+
+def test_gates_become_float32_per_frame_rows(pipe):  # noqa: F811
+    branch = pipe.branch("b")
+    for raw in (1, True, np.array([0.5, 1.0, 2.0, 9.0]), [0, 1, 1]):
+        g = pipe._gate(branch, raw, 3, True)
+        assert g.dtype == torch.float32 and g.shape == (1, 3), raw
+    torch.testing.assert_close(pipe._gate(branch, np.array([0.5, 1.0, 2.0, 9.0]), 3, True), torch.tensor([[0.5, 1.0, 2.0]]))
+
+
+def test_an_external_identity_kind_needs_its_encoder(pipe):  # noqa: F811
+    clip = tiny_denoiser(pipe.registry, identity={"kind": "clip", "dim": 12})
+    with pytest.raises(ConfigError) as err:
+        ACTalkerPipeline(clip, pipe.vae, None, None, pipe.config, pipe.registry)
+    assert str(err.value) == ("the model's identity kind is 'clip' but no identity encoder was given "
+                              "(clip: the SVD folder's image_encoder/; arcface: pass identity_encoder=)")
 
 
 def test_guidance_order_reaches_the_plan(pipe):  # noqa: F811
@@ -323,8 +342,8 @@ def test_the_reference_landmarks_place_the_regions_in_the_cropped_frame(pipe, mo
 
 
 def test_a_half_precision_model_gets_its_inputs_in_its_dtype(pipe, tmp_path, monkeypatch):  # noqa: F811
-    """As diffusers' SVD pipeline does: the latents and SVD's time ids reach the model in its dtype
-    (bfloat16 rounds the noise-augmentation id, so the cast changes the video)."""
+    """As diffusers' SVD pipeline does: the latents, SVD's time ids (bfloat16 rounds the
+    noise-augmentation id, so the cast changes the video) and the masks reach the model in its dtype."""
     half = ACTalkerPipeline.from_pretrained(pipe.save_pretrained(tmp_path / "model"), dtype=torch.bfloat16,
                                             registry=tiny_registry())
     half.progress = False
@@ -332,12 +351,13 @@ def test_a_half_precision_model_gets_its_inputs_in_its_dtype(pipe, tmp_path, mon
     forward = half.denoiser.forward
 
     def spy(sample, timestep, added_time_ids, **kwargs):
-        seen.append((sample.dtype, added_time_ids.dtype))
+        masks = [*kwargs["region_masks"].values(), kwargs["face_mask"]]
+        seen.append((sample.dtype, added_time_ids.dtype, *{m.dtype for m in masks}))
         return forward(sample, timestep, added_time_ids, **kwargs)
 
     monkeypatch.setattr(half.denoiser, "forward", spy)
     half(portrait(), signals(3), boxes=BOX, num_inference_steps=1, **LOOP_KW)
-    assert seen and set(seen) == {(torch.bfloat16, torch.bfloat16)}
+    assert seen and set(seen) == {(torch.bfloat16,) * 3}  # latents, time ids, region and face masks
 
 
 def test_per_frame_boxes_place_the_masks_with_the_first_frames_face(pipe):  # noqa: F811
