@@ -398,3 +398,9 @@ def test_the_face_guider_gets_its_region_when_no_branch_uses_it(pipe, monkeypatc
     want = torch.zeros(1, 1, 16, 16)
     want[..., 8:12, 4:12] = 1.0  # the landmarks' extent, from the reference face's landmarks
     torch.testing.assert_close(ref.face_mask, want, rtol=0, atol=0)
+
+
+def test_a_new_pipeline_validates_a_config_mapping_and_shows_progress(pipe):  # noqa: F811
+    q = ACTalkerPipeline(pipe.denoiser, pipe.vae, None, None, pipe.config.model_dump(), pipe.registry)
+    assert type(q.config) is type(pipe.config) and q.config.model_dump() == pipe.config.model_dump()
+    assert q.progress is True  # long generations show a progress bar unless switched off
