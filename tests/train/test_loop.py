@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 
 from actalker.train.checkpoint import latest_checkpoint
 from actalker.train.conditioning import ItemConditioning
-from actalker.train.loop import make_loader, train, train_generator
+from actalker.train.loop import make_loader, make_optimizer, train, train_generator
 from actalker.train.step import micro_batch_loss
 from actalker.train.trainable import select_trainable
 from tests.train.helpers import TinyClips, tiny_config, tiny_parts
@@ -127,7 +127,7 @@ def test_checkpoint_round_trip_restores_weights_and_optimizer(tmp_path):
 
     fresh = tiny_parts(cfg).pipeline.denoiser
     named = select_trainable(fresh, cfg.train.trainable)
-    opt = torch.optim.AdamW([p for _, p in named], lr=cfg.train.lr)
+    opt = make_optimizer([p for _, p in named], cfg.train, torch.device("cpu"))  # the trainer's own grouping
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     acc = Accelerator()
     model, opt, sched = acc.prepare(fresh, opt, sched)
