@@ -104,7 +104,7 @@ def test_mamba_initialisation():
     # mamba_ssm's _init_weights (MixerModel) re-initialises every Linear bias unless it carries
     # this flag: the dt bias above must survive a model that applies it
     both = MambaBlock(8, bidirectional=True)
-    assert m.dt_proj.bias._no_reinit is True and both.dt_proj.bias._no_reinit is both.dt_proj_b.bias._no_reinit is True
+    assert all(bias._no_reinit is True for bias in (m.dt_proj.bias, both.dt_proj.bias, both.dt_proj_b.bias))
 
 
 def test_defaults_are_mambas():

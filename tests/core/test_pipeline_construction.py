@@ -325,20 +325,30 @@ def landmarks_spanning(x0: float, y0: float, x1: float, y1: float) -> np.ndarray
     return pts.numpy()
 
 
-def test_the_reference_landmarks_place_the_regions_in_the_cropped_frame(pipe, monkeypatch):  # noqa: F811
-    registry = dataclasses.replace(pipe.registry, regions={**pipe.registry.regions, "lower": landmark_extent_region("lower")})
-    q = copy.copy(pipe)
-    q.registry = registry
+def with_regions(base: ACTalkerPipeline, *specs: RegionSpec) -> ACTalkerPipeline:
+    """A shallow copy of ``base`` whose registry has ``specs`` (replacing regions of the same name)."""
+    q = copy.copy(base)
+    q.registry = dataclasses.replace(base.registry, regions={**base.registry.regions, **{r.name: r for r in specs}})
+    return q
+
+
+def reference_of(q, monkeypatch, image, **call):
+    """Run ``q`` once (one step, 3 frames) and return the Reference its prepare_reference built."""
     seen = {}
     original = q.prepare_reference
     monkeypatch.setattr(q, "prepare_reference", lambda *a: seen.setdefault("ref", original(*a)))
+    q(image, signals(3), num_inference_steps=1, **call, **LOOP_KW)
+    return seen["ref"]
+
+
+def test_the_reference_landmarks_place_the_regions_in_the_cropped_frame(pipe, monkeypatch):  # noqa: F811
+    q = with_regions(pipe, landmark_extent_region("lower"))
     # a 16 x 32 portrait covers the 16 x 16 frame after a centre crop of x in [0.25, 0.75]:
     # landmarks spanning x 0.375-0.625, y 0.5-0.75 of the portrait span x 0.25-0.75 of the frame
-    pts = landmarks_spanning(0.375, 0.5, 0.625, 0.75)
-    q(portrait(16, 32), signals(3), landmarks=pts, boxes=BOX, num_inference_steps=1, **LOOP_KW)
+    ref = reference_of(q, monkeypatch, portrait(16, 32), landmarks=landmarks_spanning(0.375, 0.5, 0.625, 0.75), boxes=BOX)
     want = torch.zeros(1, 16, 16)
     want[:, 8:12, 4:12] = 1.0
-    torch.testing.assert_close(seen["ref"].masks["lower"], want, rtol=0, atol=0)
+    torch.testing.assert_close(ref.masks["lower"], want, rtol=0, atol=0)
 
 
 def test_a_half_precision_model_gets_its_inputs_in_its_dtype(pipe, tmp_path, monkeypatch):  # noqa: F811
@@ -384,16 +394,9 @@ def test_only_a_masked_model_needs_the_reference_face(pipe):  # noqa: F811
 def test_the_face_guider_gets_its_region_when_no_branch_uses_it(pipe, monkeypatch):  # noqa: F811
     """Branches whose solo regions differ leave the face guider the registry's 'face' region,
     which no branch masks: it is made from the reference face on its own."""
-    face = landmark_extent_region("face")
-    q = copy.copy(pipe)
-    q.registry = dataclasses.replace(pipe.registry, regions={**pipe.registry.regions, "face": face})
+    q = with_regions(pipe, landmark_extent_region("face"))
     q.branches = [dataclasses.replace(b, solo_region=r) for b, r in zip(pipe.branches, ("upper", "whole"))]
-    seen = {}
-    original = q.prepare_reference
-    monkeypatch.setattr(q, "prepare_reference", lambda *a: seen.setdefault("ref", original(*a)))
-    q(portrait(), signals(3), landmarks=landmarks_spanning(0.25, 0.5, 0.75, 0.75), boxes=BOX, num_inference_steps=1,
-      **LOOP_KW)
-    ref = seen["ref"]
+    ref = reference_of(q, monkeypatch, portrait(), landmarks=landmarks_spanning(0.25, 0.5, 0.75, 0.75), boxes=BOX)
     assert q.face_region() == "face" and "face" not in ref.masks
     want = torch.zeros(1, 1, 16, 16)
     want[..., 8:12, 4:12] = 1.0  # the landmarks' extent, from the reference face's landmarks
