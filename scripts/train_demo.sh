@@ -19,6 +19,9 @@ PY=${PYTHON:-python}
 DATA=${DATA:-$RUN/synth}
 VAE=${VAE:-$RUN/vae_stage}
 VAE_STEPS=${VAE_STEPS:-1000}
+# The VAE stage stops at VAE_MINUTES even if its steps are not done (it says so): the budget
+# guard of `make demo-model`. On a slow machine raise it to get all VAE_STEPS.
+VAE_MINUTES=${VAE_MINUTES:-12}
 OVERRIDES=${OVERRIDES:-}
 # The denoiser trains in PROCS data-parallel processes of one torch thread each (DDP over
 # gloo, configs/accelerate/cpu_2proc.yaml): on 2 cores that is 1.26x one process with two
@@ -30,7 +33,7 @@ if [ ! -f "$DATA/manifest.json" ]; then
   "$ACT" synth --out "$DATA" --clips 300 --frames 50 --size 64 --fps 25 --seed 0
 fi
 if [ ! -f "$VAE/vae/config.json" ]; then
-  "$ACT" train-vae --config demo data.root="$DATA" --out "$VAE" --steps "$VAE_STEPS" --minutes 12 \
+  "$ACT" train-vae --config demo data.root="$DATA" --out "$VAE" --steps "$VAE_STEPS" --minutes "$VAE_MINUTES" \
     --lr 2e-3 --frames 2 --batch-size 8 --no-progress
 fi
 echo "[train_demo] VAE stage done at $(( $(date +%s) - start )) s"
