@@ -2,10 +2,11 @@
 # Train the embedded demo model from scratch on the synthetic world (configs/demo.yaml) and
 # install it as actalker/assets/demo_model. One command: `make demo-model` (or this script).
 #   scripts/train_demo.sh [RUN_DIR]        (default runs/demo; extra config overrides in $OVERRIDES)
-# Stages (about 75-80 min on a 2-core CPU, over the 60-minute goal: docs/results.md):
+# Stages (50 min measured on a quiet 2-core CPU on 2026-12-02, 75-80 min on the slower one of
+# 2026-12-01; the goal is 60: docs/results.md):
 #   1. synthetic data: 300 clips of 50 frames at 64 px, world seed 0 (~20 s)
 #   2. VAE stage: AutoencoderKLTemporalDecoder (SVD's VAE class) from scratch, 1000 steps on
-#      2-frame windows (~8 min); sets the latent scaling factor. The demo config decodes
+#      2-frame windows (8-11 min); sets the latent scaling factor. The demo config decodes
 #      2 frames per call, as this stage trains.
 #   3. denoiser stage (`actalker train --config demo`, VAE frozen), 3000 steps in PROCS processes
 #   4. fp16 export (<= 20 MB) to actalker/assets/demo_model (EXPORT=0 skips it, e.g. for the
