@@ -112,6 +112,21 @@ def test_shipped_model_is_small_and_loads_in_float32():
     assert set(pipe.branch_names) == {"audio", "motion"}
 
 
+@pytest.mark.parametrize("under_cwd", [True, False])
+def test_export_ships_the_training_data_record_without_this_machines_paths(tmp_path, monkeypatch, under_cwd):
+    from actalker.core.model_folder import read_index
+    from actalker.demo.model import export_demo_model
+    from actalker.train.data_record import write_training_data
+
+    src = _tiny_model(tmp_path / "trained")
+    root = (tmp_path / "runs" / "demo" / "synth") if under_cwd else (tmp_path.parent / "elsewhere" / "synth")
+    write_training_data(src, {"root": str(root), "kind": "synthetic", "clips": 3})
+    monkeypatch.chdir(tmp_path)
+    record = read_index(export_demo_model(src, tmp_path / "shipped")).get("training_data")
+    assert record["root"] == ("runs/demo/synth" if under_cwd else str(root))
+    assert record["kind"] == "synthetic" and record["clips"] == 3
+
+
 def test_vae_stage_on_a_tiny_world(tmp_path):
     from diffusers import AutoencoderKLTemporalDecoder
 

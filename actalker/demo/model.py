@@ -57,11 +57,18 @@ def export_demo_model(src, dst=None, half: bool = True) -> Path:
 
 
 def _carry_training_data(src: Path, dst: Path) -> None:
-    """The source folder's record of its training data (actalker.train.data_record) goes along."""
+    """The source folder's record of its training data (actalker.train.data_record) goes along,
+    its root relative to the working directory when under it: the export is shipped, and
+    this machine's absolute paths mean nothing on another."""
     from actalker.core.model_folder import read_index
     from actalker.train.data_record import KEY, write_training_data
 
-    write_training_data(dst, read_index(src).get(KEY))
+    record = read_index(src).get(KEY)
+    if record and record.get("root"):
+        root = Path(record["root"])
+        if root.is_absolute() and root.is_relative_to(Path.cwd()):
+            record = {**record, "root": str(root.relative_to(Path.cwd()))}
+    write_training_data(dst, record)
 
 
 if __name__ == "__main__":  # python -m actalker.demo.model SRC [DST]
