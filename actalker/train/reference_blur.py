@@ -36,7 +36,7 @@ def blur_reference_regions(image: torch.Tensor, masks: dict[str, torch.Tensor],
         raise ConfigError(f"train.reference_blur names region(s) {missing} that have no mask in this batch "
                           f"(masks: {sorted(masks)})")
     h, w = image.shape[-2:]
-    k = max(1, min(h, w) // _BLUR_FACTOR)
+    k = max(2, min(h, w) // _BLUR_FACTOR)  # at least 2: below 16 px a 1-pixel pool would blur nothing
     blurred = F.interpolate(F.avg_pool2d(image, k, ceil_mode=True), size=(h, w), mode="bilinear", align_corners=False)
     alpha = torch.zeros(image.shape[0], 1, h, w, dtype=image.dtype, device=image.device)
     for region, c in active.items():
