@@ -15,12 +15,10 @@ OUT=${OUT:-sweeps/results/paper_ablation}
 DATA=${DATA:-runs/demo/synth}
 HELDOUT=${HELDOUT:-runs/heldout}
 VAE=${VAE:-actalker/assets/demo_model}
-if [ ! -f "$DATA/manifest.json" ]; then
-  "$ACT" synth --out "$DATA" --clips 300 --frames 50 --size 64 --fps 25 --seed 0
-fi
-if [ ! -f "$HELDOUT/manifest.json" ]; then
-  "$ACT" synth --out "$HELDOUT" --clips 24 --frames 100 --size 64 --fps 25 --seed 1000
-fi
+# shellcheck source=scripts/demo_world.sh
+source "$(dirname "${BASH_SOURCE[0]}")/demo_world.sh"
+demo_training_world "$DATA"
+heldout_world "$HELDOUT"
 # Training runs in two DDP processes of one thread each (torchrun sets OMP_NUM_THREADS=1 in
 # each when it is unset); the evaluation runs in this process on every core. The global batch
 # stays the demo's 4 (2 per process). A 25-frame evaluation under-reads eyes~motion (a

@@ -4,7 +4,7 @@
 #   scripts/train_demo.sh [RUN_DIR]        (default runs/demo; extra config overrides in $OVERRIDES)
 # Stages (50 min measured on a quiet 2-core CPU on 2026-12-02, 75-80 min on the slower one of
 # 2026-12-01; the goal is 60: docs/results.md):
-#   1. synthetic data: 300 clips of 50 frames at 64 px, world seed 0 (~20 s)
+#   1. synthetic data: 300 clips of 50 frames at 64 px, world seed 0 (~20 s; scripts/demo_world.sh)
 #   2. VAE stage: AutoencoderKLTemporalDecoder (SVD's VAE class) from scratch, 1000 steps on
 #      2-frame windows (8-11 min); sets the latent scaling factor. The demo config decodes
 #      2 frames per call, as this stage trains.
@@ -30,9 +30,9 @@ OVERRIDES=${OVERRIDES:-}
 PROCS=${PROCS:-2}
 mkdir -p "$RUN"
 start=$(date +%s)
-if [ ! -f "$DATA/manifest.json" ]; then
-  "$ACT" synth --out "$DATA" --clips 300 --frames 50 --size 64 --fps 25 --seed 0
-fi
+# shellcheck source=scripts/demo_world.sh
+source "$(dirname "${BASH_SOURCE[0]}")/demo_world.sh"
+demo_training_world "$DATA"
 if [ ! -f "$VAE/vae/config.json" ]; then
   "$ACT" train-vae --config demo data.root="$DATA" --out "$VAE" --steps "$VAE_STEPS" --minutes "$VAE_MINUTES" \
     --lr 2e-3 --frames 2 --batch-size 8 --no-progress
