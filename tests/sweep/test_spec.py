@@ -43,8 +43,8 @@ def test_mapping_delta_equals_dotlist_and_null_removes_a_branch():
 def test_shipped_sweeps_are_valid():
     ablation = load_sweep(REPO / "sweeps" / "paper_ablation.yaml")
     names = [v[0] for v in ablation.variants]
-    assert names == ["full", "no_pcm", "mask_none", "no_id_token", "mixer_attention", "spatiotemporal_scan", "cond_sequence",
-                     "audio_only", "motion_only"]
+    assert names == ["full", "no_pcm", "mask_none", "no_id_token", "mixer_attention", "spatiotemporal_scan",
+                     "audio_only", "motion_only", "cond_sequence"]
     assert len([r for r in ablation.runs() if r.variant == "full"]) >= 2
     for run in ablation.runs():
         load_config(ablation.base, run.overrides)  # every delta is a valid config
