@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from actalker.errors import ConfigError
+from actalker.utils.atomic import atomic_dir
 
 PART_REGIONS = ("mouth", "eyes")
 
@@ -71,7 +72,6 @@ def train_vae(cfg, out_dir, steps: int = 2000, minutes: Optional[float] = None, 
     scaling factor stay exactly as they are), e.g. on longer windows than the first stage so
     the temporal decoder matches the pipeline's decode chunk."""
     from torch.utils.data import DataLoader
-    from tqdm.auto import tqdm
 
     from actalker.data import ClipDataset
     from actalker.plugins import load_registry
@@ -90,13 +90,30 @@ def train_vae(cfg, out_dir, steps: int = 2000, minutes: Optional[float] = None, 
     ds = ClipDataset(d.root, d.train_split, num_frames, d.size, d.fps)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=True, collate_fn=_collate, drop_last=True,
                         num_workers=d.num_workers, generator=torch.Generator().manual_seed(seed))
+    step, t_start = _fit_vae(vae, loader, regions, region_weight, kl_weight, decoder_only, lr, steps, minutes, seed,
+                             out / "vae_log.jsonl", progress)
+    vae.eval()
+    scale = vae.config.scaling_factor if decoder_only else latent_scale(vae, ds, seed)
+    vae.register_to_config(scaling_factor=scale)
+    with atomic_dir(out / "vae") as tmp:  # a stage stopped mid-save leaves no VAE a later stage would load
+        vae.save_pretrained(tmp)
+    short = f" (the {minutes:g}-minute limit ended it {steps - step} steps short of {steps})" if step < steps else ""
+    log(f"VAE stage: {step} steps in {time.time() - t_start:.0f} s{short}, scaling_factor {scale:.4f}, saved to {out / 'vae'}")
+    return out / "vae"
+
+
+def _fit_vae(vae, loader, regions, region_weight: float, kl_weight: float, decoder_only: bool, lr: float, steps: int,
+             minutes: Optional[float], seed: int, log_path: Path, progress: bool) -> tuple[int, float]:
+    """The optimisation loop: AdamW with a 50-step warm-up, until ``steps`` or the minute limit.
+    Returns (steps done, start time); the loss curve goes to ``log_path``."""
+    from tqdm.auto import tqdm
+
     params = [p for p in vae.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     warm = 50
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
     deadline = None if minutes is None else time.time() + 60.0 * minutes
     gen = torch.Generator().manual_seed(seed + 1)
-    log_path = out / "vae_log.jsonl"
     t_start = time.time()
     step = 0
     bar = tqdm(total=steps, desc="vae", disable=not progress, dynamic_ncols=True)
@@ -120,13 +137,7 @@ def train_vae(cfg, out_dir, steps: int = 2000, minutes: Optional[float] = None, 
                 if step >= steps or (deadline is not None and time.time() >= deadline):
                     break
     bar.close()
-    vae.eval()
-    scale = vae.config.scaling_factor if decoder_only else latent_scale(vae, ds, seed)
-    vae.register_to_config(scaling_factor=scale)
-    vae.save_pretrained(out / "vae")
-    short = f" (the {minutes:g}-minute limit ended it {steps - step} steps short of {steps})" if step < steps else ""
-    log(f"VAE stage: {step} steps in {time.time() - t_start:.0f} s{short}, scaling_factor {scale:.4f}, saved to {out / 'vae'}")
-    return out / "vae"
+    return step, t_start
 
 
 def _starting_vae(cfg, init, decoder_only: bool):
