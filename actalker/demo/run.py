@@ -190,32 +190,15 @@ def run_demo(out="outputs/demo", steps: Optional[int] = None, seed: int = 0, mod
              allow_untrained: bool = False, num_frames: int = DEMO_FRAMES, log=print) -> dict:
     """Generate the demo; returns {"files": {...}, "seconds": ..., "trained": bool}."""
     import torch
-    from tqdm.auto import tqdm
 
-    from actalker.demo.model import DEMO_MODEL_DIR, demo_model_present, load_demo_pipeline
-    from actalker.errors import InputError
     from actalker.media.video import write_video
-
     from actalker.utils.atomic import write_text_atomic
     from actalker.utils.paths import check_writable_output
 
     t0 = time.time()
     out = Path(out)
     check_writable_output(out, "--out folder", is_dir=True)  # before the model loads
-    model_dir = Path(model_dir) if model_dir else DEMO_MODEL_DIR
-    trained = demo_model_present(model_dir)
-    banner = "!" * 78
-    if trained:
-        pipe = load_demo_pipeline(model_dir)
-        source = str(model_dir)
-    else:
-        msg = (f"NO TRAINED DEMO MODEL at {model_dir} (the weights are not shipped in this checkout). "
-               "Train it with `make demo-model` (scripts/train_demo.sh, ~45 min on 2 CPU cores).")
-        if not allow_untrained:
-            raise InputError(msg + " Or pass --allow-untrained to run with RANDOM weights (noise, not a result).")
-        log(f"{banner}\n{msg}\nRUNNING WITH FRESH, UNTRAINED WEIGHTS: the output is noise and shows nothing.\n{banner}")
-        pipe = untrained_pipeline()
-        source = "untrained (random weights)"
+    pipe, source, trained = _demo_pipeline(model_dir, allow_untrained, log)
     torch.manual_seed(seed)
     s = pipe.config.sampling
     size = int(s.height)
@@ -224,16 +207,8 @@ def run_demo(out="outputs/demo", steps: Optional[int] = None, seed: int = 0, mod
     conditions = conditions_for(pipe, inputs)
     ref = np.asarray(face["frames"][0])
     lm, bx = np.asarray(face["landmarks"][:1], np.float32), np.asarray(face["boxes"][:1], np.float32)
-    videos, timings = [], {}
-    bar = tqdm(SETTINGS, desc="demo", unit="video", dynamic_ncols=True)
-    for name, gates in bar:
-        bar.set_postfix_str(name)
-        t = time.time()
-        frames = pipe(ref, conditions, gates=gates, landmarks=lm, boxes=bx, num_frames=num_frames,
-                      num_inference_steps=steps or DEMO_STEPS, fps=inputs["fps"], seed=seed, progress=False)
-        timings[name] = round(time.time() - t, 2)
-        videos.append(frames)
-    bar.close()
+    videos, timings = _generate_settings(pipe, ref, conditions, lm, bx, num_frames, steps or DEMO_STEPS,
+                                         inputs["fps"], seed)
     labels = [n for n, _ in SETTINGS]
     audio = np.asarray(face["audio"], np.float32)
     eye_track = inputs["motion_truth"]["eye_open"]  # the driving video's eyes: rows where they differ
@@ -267,3 +242,37 @@ def untrained_pipeline():
     registry = load_registry()
     cfg, _ = load_config("demo", [], registry=registry)
     return build_pipeline(cfg, registry)
+
+
+def _demo_pipeline(model_dir, allow_untrained: bool, log):
+    """(pipeline, its source for demo.json, trained?): the shipped or given model, else
+    random weights only when asked for, with a banner no one can miss."""
+    from actalker.demo.model import DEMO_MODEL_DIR, demo_model_present, load_demo_pipeline
+    from actalker.errors import InputError
+
+    model_dir = Path(model_dir) if model_dir else DEMO_MODEL_DIR
+    if demo_model_present(model_dir):
+        return load_demo_pipeline(model_dir), str(model_dir), True
+    msg = (f"NO TRAINED DEMO MODEL at {model_dir} (the weights are not shipped in this checkout). "
+           "Train it with `make demo-model` (scripts/train_demo.sh, 50-80 min on 2 CPU cores).")
+    if not allow_untrained:
+        raise InputError(msg + " Or pass --allow-untrained to run with RANDOM weights (noise, not a result).")
+    banner = "!" * 78
+    log(f"{banner}\n{msg}\nRUNNING WITH FRESH, UNTRAINED WEIGHTS: the output is noise and shows nothing.\n{banner}")
+    return untrained_pipeline(), "untrained (random weights)", False
+
+
+def _generate_settings(pipe, ref, conditions, lm, bx, num_frames: int, steps: int, fps: float, seed: int):
+    """One video per gate setting of ``SETTINGS``, same seed: (videos, seconds per setting)."""
+    from tqdm.auto import tqdm
+
+    videos, timings = [], {}
+    bar = tqdm(SETTINGS, desc="demo", unit="video", dynamic_ncols=True)
+    for name, gates in bar:
+        bar.set_postfix_str(name)
+        t = time.time()
+        videos.append(pipe(ref, conditions, gates=gates, landmarks=lm, boxes=bx, num_frames=num_frames,
+                           num_inference_steps=steps, fps=fps, seed=seed, progress=False))
+        timings[name] = round(time.time() - t, 2)
+    bar.close()
+    return videos, timings
