@@ -149,6 +149,8 @@ class TrainConfig(Strict):
     grad_clip: float = Field(1.0, ge=0)
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"
     gradient_checkpointing: bool = False
+    cache_latents: bool = Field(False, description="Keep the frozen VAE's posterior of each training frame after its "
+                                "first encoding (same run, fewer encoder passes; memory grows with the distinct frames seen).")
     trainable: Literal["pcm", "pcm+temporal", "all"] = Field("all", description="What trains besides new modules.")
     ema_decay: Optional[float] = Field(None, ge=0, le=1, description="EMA of weights; null = off.")
     condition_dropout: float = Field(0.1, ge=0, le=1, description="Per-branch probability of the null condition.")

@@ -97,6 +97,7 @@ class ClipDataset(torch.utils.data.Dataset):
             "source_fps": float(src_fps),
             "clip_path": str(clip.path),
             "start": float(start),
+            "frame_index": torch.from_numpy(np.asarray(idx, np.int64)),  # the stored frames shown (train.cache_latents)
         }
         if clip.audio is not None:
             length = int(round(self.num_frames / self.fps * SAMPLE_RATE))

@@ -24,6 +24,7 @@ from actalker.train.conditioning import ItemConditioning
 from actalker.train.data import ResumableBatchSampler, SeededItems, collate
 from actalker.train.ema import EMA
 from actalker.train.logging import RunLogger
+from actalker.train.latent_cache import LatentCache
 from actalker.train.step import micro_batch_loss
 from actalker.train.trainable import select_trainable
 
@@ -163,12 +164,14 @@ def _train(cfg, accelerator, resume, parts, resolved, progress, registry) -> Tra
     if ckpt is not None:
         logger.write(f"resumed from {ckpt} at step {step}")
     result = TrainResult(step, None, None, None)
+    latent_cache = LatentCache() if t.cache_latents else None
     batches = iter(loader)
     try:
         with StopFlag() as stop:
             while step < t.max_steps:
                 t0 = time.time()
-                mean_loss, stats, grad_norm = _optimizer_step(run, accelerator, pipe, batches, cfg, generator, face_region)
+                mean_loss, stats, grad_norm = _optimizer_step(run, accelerator, pipe, batches, cfg, generator, face_region,
+                                                              latent_cache)
                 step += 1
                 _log_step(accelerator, logger, run, t, step, mean_loss, stats, grad_norm, t0)
                 stop_now = _any_process(accelerator, stop.requested is not None)
@@ -182,6 +185,8 @@ def _train(cfg, accelerator, resume, parts, resolved, progress, registry) -> Tra
                     logger.write(f"stopped at step {step}; checkpoint saved; continue with --resume")
                     break
     finally:
+        if latent_cache is not None:
+            logger.write(latent_cache.summary())
         logger.close()
     result.step = step
     if result.stopped_by is None:
@@ -246,14 +251,15 @@ def make_optimizer(params: list, t, device) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=t.lr, weight_decay=t.weight_decay, fused=fused or None)
 
 
-def _optimizer_step(run: _Run, accelerator, pipe, batches, cfg, generator, face_region):
+def _optimizer_step(run: _Run, accelerator, pipe, batches, cfg, generator, face_region, latent_cache=None):
     """One optimizer step over ``grad_accum`` micro-batches -> (mean loss, stats, grad norm)."""
     t = cfg.train
     losses, stats, grad_norm = [], {}, None
     for _ in range(t.grad_accum):
         batch = next(batches)
         with accelerator.accumulate(run.model):
-            loss, stats = micro_batch_loss(run.model, pipe, batch, cfg, generator, accelerator.device, face_region)
+            loss, stats = micro_batch_loss(run.model, pipe, batch, cfg, generator, accelerator.device, face_region,
+                                           latent_cache)
             accelerator.backward(loss)
             grad_norm = None
             if accelerator.sync_gradients and t.grad_clip > 0:

@@ -13,20 +13,28 @@ import torch.nn.functional as F
 
 from actalker.core.sampling import added_time_ids, encode_reference
 from actalker.train.conditioning import randomize_controls
+from actalker.train.latent_cache import LatentCache
 from actalker.train.objective import edm_loss, make_noise, noise_aug_strengths, rand_log_normal
 from actalker.train.reference_blur import blur_reference_regions
 
 
 @torch.no_grad()
-def encode_video(vae, frames: torch.Tensor, generator: torch.Generator, chunk: int = 16) -> torch.Tensor:
-    """(B, F, 3, H, W) in [-1, 1] -> scaled latents (B, F, C, h, w), a posterior sample."""
+def encode_video(vae, frames: torch.Tensor, generator: torch.Generator, chunk: int = 16,
+                 cache: Optional[LatentCache] = None, keys: Optional[list] = None) -> torch.Tensor:
+    """(B, F, 3, H, W) in [-1, 1] -> scaled latents (B, F, C, h, w), a posterior sample.
+    With ``cache`` (and the frames' ``keys``) the posterior of a frame seen before is reused;
+    the sample's noise is drawn the same way either way."""
     b, f = frames.shape[:2]
-    flat = frames.flatten(0, 1).to(vae.dtype)
+    flat = frames.flatten(0, 1)
+    if cache is not None:
+        mean, std = cache.posterior(vae, flat, keys, chunk)
+    else:
+        dists = [vae.encode(flat[i : i + chunk].to(vae.dtype)).latent_dist for i in range(0, flat.shape[0], chunk)]
+        mean, std = torch.cat([d.mean.float() for d in dists]), torch.cat([d.std.float() for d in dists])
     out = []
-    for i in range(0, flat.shape[0], chunk):
-        dist = vae.encode(flat[i : i + chunk]).latent_dist
-        noise = torch.randn(dist.mean.shape, generator=generator).to(dist.mean)
-        out.append((dist.mean + dist.std * noise).float())  # = dist.sample() on our generator
+    for i in range(0, flat.shape[0], chunk):  # = dist.sample() per chunk, on our generator
+        noise = torch.randn(mean[i : i + chunk].shape, generator=generator).to(mean)
+        out.append(mean[i : i + chunk] + std[i : i + chunk] * noise)
     lat = torch.cat(out) * vae.config.scaling_factor
     return lat.reshape(b, f, *lat.shape[1:])
 
@@ -44,17 +52,19 @@ def region_loss_weight(masks: dict, branches, weight: float, latent_hw: tuple) -
 
 
 def micro_batch_loss(model, pipe, batch: dict, cfg, generator: torch.Generator, device,
-                     face_region: Optional[str]) -> tuple[torch.Tensor, dict]:
+                     face_region: Optional[str], latent_cache: Optional[LatentCache] = None) -> tuple[torch.Tensor, dict]:
     """Loss of one micro-batch and a few scalars for the log.
 
     model: the (accelerate-prepared) denoiser; pipe: the ACTalkerPipeline holding the
-    frozen VAE, the external identity encoder if any, and the branches.
+    frozen VAE, the external identity encoder if any, and the branches. ``latent_cache``: the
+    frozen VAE's posteriors of frames seen before (``train.cache_latents``).
     """
     t = cfg.train
     frames = batch["frames"].to(device, torch.float32)
     n, f = frames.shape[:2]
 
-    latents = encode_video(pipe.vae, frames, generator)
+    keys = LatentCache.keys(batch) if latent_cache is not None else None
+    latents = encode_video(pipe.vae, frames, generator, cache=latent_cache, keys=keys)
     sigma = rand_log_normal((n,), t.p_mean, t.p_std, generator)
     noise = make_noise(latents, t.noise_offset, generator)
     fixed = float(torch.tensor(t.noise_aug_mean).exp()) if t.noise_aug_std == 0 else None

@@ -43,8 +43,9 @@ class TinyClips(Dataset):
     """ClipDataset's item dict. The window start is random (global torch RNG), as a real
     loader's is, so tests see whether items are seeded per key."""
 
-    def __init__(self, n: int = 8, frames: int = FRAMES, size: int = SIZE, length: int = 6):
+    def __init__(self, n: int = 8, frames: int = FRAMES, size: int = SIZE, length: int = 6, keyed: bool = False):
         self.n, self.frames, self.size, self.length = n, frames, size, length
+        self.keyed = keyed  # items name their clip and frames, as ClipDataset's do (train.cache_latents)
 
     def __len__(self) -> int:
         return self.n
@@ -56,9 +57,12 @@ class TinyClips(Dataset):
         start = int(torch.randint(0, self.length - self.frames + 1, ()))
         sl = slice(start, start + self.frames)
         box = torch.tensor([0.2, 0.1, 0.8, 0.9]) + 0.05 * (i % 3)
-        return {"frames": video[sl], "landmarks": torch.rand(self.frames, 478, 3, generator=g),
+        item = {"frames": video[sl], "landmarks": torch.rand(self.frames, 478, 3, generator=g),
                 "boxes": box.clamp(0, 1).repeat(self.frames, 1), "motion": motion[sl], "audio": None,
                 "truth": {}, "clip_id": f"clip{i}"}
+        if self.keyed:
+            item.update(clip_path=f"clip{i}", frame_index=torch.arange(start, start + self.frames))
+        return item
 
 
 # One UNet level (the smallest SVD UNet diffusers builds): a training step takes ~0.2 s.

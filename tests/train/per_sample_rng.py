@@ -36,7 +36,7 @@ def per_sample(original):
     (the count is restored on resume from the step the run starts at)."""
     calls = {"n": None}
 
-    def micro_batch_loss(model, pipe, batch, cfg, generator, device, face_region):
+    def micro_batch_loss(model, pipe, batch, cfg, generator, device, face_region, latent_cache=None):
         if calls["n"] is None:
             calls["n"] = _start_step(cfg)
         k = calls["n"]
@@ -46,7 +46,7 @@ def per_sample(original):
         for i in range(n):
             seed = zlib.crc32(f"{batch['clip_id'][i]}/{k}".encode())
             loss, stats = original(model, pipe, _take(batch, i), cfg, torch.Generator().manual_seed(seed), device,
-                                   face_region)
+                                   face_region, latent_cache)
             losses.append(loss)
         return torch.stack(losses).mean(), stats
 
