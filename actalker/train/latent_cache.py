@@ -57,9 +57,9 @@ class LatentCache:
             for start in range(0, len(todo), chunk):
                 part = rows[start:start + chunk]
                 dist = vae.encode(flat_frames[part].to(vae.dtype)).latent_dist
-                for j, k in enumerate(todo[start:start + chunk]):
-                    self._mean[k] = dist.mean[j].float().cpu()
-                    self._std[k] = dist.std[j].float().cpu()
+                for j, k in enumerate(todo[start:start + chunk]):  # copies: a view would keep the whole batch alive
+                    self._mean[k] = dist.mean[j].to("cpu", torch.float32, copy=True)
+                    self._std[k] = dist.std[j].to("cpu", torch.float32, copy=True)
         device = flat_frames.device
         return (torch.stack([self._mean[k] for k in keys]).to(device),
                 torch.stack([self._std[k] for k in keys]).to(device))

@@ -33,6 +33,8 @@ def test_cached_latents_equal_encoded_ones_and_the_encoder_runs_once_per_frame()
     again = encode_video(vae, frames, torch.Generator().manual_seed(3), cache=cache, keys=keys)
     assert torch.allclose(first, plain, atol=1e-6) and torch.equal(again, first) and not calls
     assert (len(cache), cache.misses, cache.hits) == (6, 6, 6)
+    kept = cache._mean[("a", 0)]  # one frame's own storage, not a view into the encoded batch
+    assert kept.untyped_storage().nbytes() == kept.numel() * 4
     other = encode_video(vae, frames, torch.Generator().manual_seed(4), cache=cache, keys=keys)
     assert not torch.allclose(other, first)  # the posterior sample is still drawn fresh each time
 
