@@ -25,7 +25,7 @@ def _setup(config: str, data: str, batches: int):
     from actalker.config import load_config
     from actalker.plugins import load_registry
     from actalker.train.build import build_parts
-    from actalker.train.conditioning import ItemConditioning
+    from actalker.train.conditioning import ItemConditioning, training_regions
     from actalker.train.latent_cache import LatentCache
     from actalker.train.loop import make_loader
 
@@ -38,7 +38,8 @@ def _setup(config: str, data: str, batches: int):
     parts = build_parts(cfg, registry)
     pipe = parts.pipeline
     pipe.vae.requires_grad_(False).eval()
-    transform = ItemConditioning(pipe.branches, pipe.registry, cfg.data.fps, pipe.face_region())
+    transform = ItemConditioning(pipe.branches, pipe.registry, cfg.data.fps, pipe.face_region(),
+                                 extra_regions=training_regions(cfg.train))
     loader = iter(make_loader(cfg, parts.dataset, transform))
     fixed = [next(loader) for _ in range(batches)]
     pipe.denoiser.train()

@@ -162,6 +162,10 @@ class TrainConfig(Strict):
         "the model must take the region from its branch's signal instead of copying the reference (e.g. {eyes: 0.5}).")
     noise_offset: float = Field(0.05, ge=0)
     region_loss_weight: float = Field(0.0, ge=0, description="Extra loss weight inside the branches' regions (1 + w there).")
+    part_loss_weight: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="Region -> extra loss weight inside that region, on top of region_loss_weight (e.g. {eyes: 8}: a part "
+        "that covers a few latent pixels of a branch's region).")
     p_mean: float = Field(0.7, description="Log-normal sigma sampling mean (SVD: 0.7).")
     p_std: float = Field(1.6, gt=0, description="Log-normal sigma sampling std (SVD: 1.6).")
     noise_aug_mean: float = Field(-3.0, description="Log-normal mean of the reference frame's noise augmentation.")

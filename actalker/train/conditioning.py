@@ -28,6 +28,12 @@ from actalker.train.data import WindowClip
 from actalker.train.reference_blur import draw_reference_blur
 
 
+def training_regions(train_cfg) -> list[str]:
+    """Regions a training item needs masks of beyond its branches' and the face's: those the
+    reference is blurred in and those with a loss weight of their own."""
+    return list(dict.fromkeys([*train_cfg.reference_blur, *train_cfg.part_loss_weight]))
+
+
 class ItemConditioning:
     """Dataset transform: adds ``features`` {branch: (F, *feat)} and ``region_masks``
     {region: (H, W)} to a window dict (kept if the dataset already provides them).

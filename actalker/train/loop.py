@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 
 from actalker.errors import ConfigError
 from actalker.train.checkpoint import StopFlag, latest_checkpoint, load_checkpoint, resume_checkpoint, save_checkpoint
-from actalker.train.conditioning import ItemConditioning
+from actalker.train.conditioning import ItemConditioning, training_regions
 from actalker.train.data import ResumableBatchSampler, SeededItems, collate
 from actalker.train.ema import EMA
 from actalker.train.logging import RunLogger
@@ -157,7 +157,7 @@ def _train(cfg, accelerator, resume, parts, resolved, progress, registry) -> Tra
     set_seed(seed + rank)  # global RNGs (dropout in a model, if any) differ per process
     step = int(load_checkpoint(accelerator, ckpt, generator, run.ema)["step"]) if ckpt is not None else 0
     face_region = pipe.face_region()
-    transform = ItemConditioning(pipe.branches, pipe.registry, cfg.data.fps, face_region, extra_regions=t.reference_blur)
+    transform = ItemConditioning(pipe.branches, pipe.registry, cfg.data.fps, face_region, extra_regions=training_regions(t))
     loader = make_loader(cfg, parts.dataset, transform, rank, world, start_batch=step * t.grad_accum)
 
     logger = RunLogger(out, accelerator.is_main_process, t.max_steps, step, tensorboard=t.tensorboard, progress=progress)

@@ -39,16 +39,20 @@ def encode_video(vae, frames: torch.Tensor, generator: torch.Generator, chunk: i
     return lat.reshape(b, f, *lat.shape[1:])
 
 
-def region_loss_weight(masks: dict, branches, weight: float, latent_hw: tuple) -> Optional[torch.Tensor]:
-    """(B, 1, 1, h, w) = 1 + ``weight`` inside the union of the branches' regions (area-
-    averaged to the latent grid); None when off. The controlled parts (mouth, eyes) are a
-    few percent of a face's latents, so without it the loss barely notices whether they
-    follow their signal."""
+def region_loss_weight(masks: dict, branches, weight: float, latent_hw: tuple,
+                       parts: Optional[dict] = None) -> Optional[torch.Tensor]:
+    """(B, 1, 1, h, w) = 1 + ``weight`` inside the union of the branches' regions + each of
+    ``parts``' weights inside its region (masks area-averaged to the latent grid); None when
+    off. The controlled parts (mouth, eyes) are a few percent of a face's latents, so without
+    it the loss barely notices whether they follow their signal."""
     regions = [masks[b.region] for b in branches if b.region in masks]
-    if weight <= 0 or not regions:
+    extra = []
+    if weight > 0 and regions:
+        extra.append(weight * torch.stack(regions).amax(0).float())  # (B, H, W)
+    extra += [w * masks[name].float() for name, w in (parts or {}).items() if w > 0]
+    if not extra:
         return None
-    union = torch.stack(regions).amax(0)[:, None].float()  # (B, 1, H, W)
-    return (1.0 + weight * F.adaptive_avg_pool2d(union, latent_hw))[:, None]
+    return (1.0 + F.adaptive_avg_pool2d(torch.stack(extra).sum(0)[:, None], latent_hw))[:, None]
 
 
 def micro_batch_loss(model, pipe, batch: dict, cfg, generator: torch.Generator, device,
@@ -91,7 +95,7 @@ def micro_batch_loss(model, pipe, batch: dict, cfg, generator: torch.Generator, 
         ref,
         sigma.to(device),
         noise.to(device),
-        loss_weight=region_loss_weight(masks, pipe.branches, t.region_loss_weight, latents.shape[-2:]),
+        loss_weight=region_loss_weight(masks, pipe.branches, t.region_loss_weight, latents.shape[-2:], t.part_loss_weight),
         added_time_ids=time_ids.to(device),
         identity=identity,
         conditions={k: v.to(device) for k, v in controls.conditions.items()},

@@ -94,3 +94,34 @@ def test_region_loss_weight_counts_only_inside_the_branch_regions():
         plain, _ = edm_loss(lambda *a, **k: out, x, x, sigma, noise)
         weighted, _ = edm_loss(lambda *a, **k: out, x, x, sigma, noise, loss_weight=w)
         torch.testing.assert_close(weighted, factor * plain)
+
+
+def test_part_loss_weight_adds_inside_its_own_region_on_top_of_the_branches():
+    from types import SimpleNamespace
+
+    from actalker.train.step import region_loss_weight
+
+    face = torch.zeros(1, 8, 8)
+    face[:, 0:8, 0:8] = 1.0
+    eyes = torch.zeros(1, 8, 8)
+    eyes[:, 2:4, 2:4] = 1.0  # one latent cell of the 4x4 grid, (1, 1)
+    eyes[:, 2:3, 4:6] = 1.0  # half of cell (1, 2): area-averaged
+    masks = {"upper_face": face, "eyes": eyes}
+    branches = [SimpleNamespace(region="upper_face")]
+    w = region_loss_weight(masks, branches, 4.0, (4, 4), {"eyes": 8.0})
+    assert float(w[0, 0, 0, 1, 1]) == 1 + 4 + 8 and float(w[0, 0, 0, 1, 2]) == 1 + 4 + 4
+    assert float(w[0, 0, 0, 3, 3]) == 1 + 4
+    alone = region_loss_weight(masks, branches, 0.0, (4, 4), {"eyes": 8.0})  # a part weight needs no branch weight
+    assert float(alone[0, 0, 0, 1, 1]) == 9.0 and float(alone[0, 0, 0, 0, 0]) == 1.0
+    assert region_loss_weight(masks, branches, 0.0, (4, 4), {"eyes": 0.0}) is None
+
+
+def test_training_with_a_part_weight_on_a_region_no_branch_uses(tmp_path):
+    from actalker.train.conditioning import training_regions
+    from actalker.train.loop import train
+    from tests.train.helpers import tiny_config, tiny_parts
+
+    cfg = tiny_config(tmp_path, max_steps=1, part_loss_weight={"whole": 2.0}, reference_blur={"lower": 0.2})
+    assert training_regions(cfg.train) == ["lower", "whole"]
+    result = train(cfg, parts=tiny_parts(cfg), progress=False)  # the items carry the "whole" masks the loss reads
+    assert result.step == 1 and result.model_dir is not None
