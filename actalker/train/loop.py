@@ -190,11 +190,7 @@ def _train(cfg, accelerator, resume, parts, resolved, progress, registry) -> Tra
         logger.close()
     result.step = step
     if result.stopped_by is None:
-        result.model_dir = _save_model(accelerator, pipe, run.model, run.ema, out)
-        if accelerator.is_main_process:
-            from actalker.train.data_record import training_data_record, write_training_data
-
-            write_training_data(result.model_dir, training_data_record(cfg.data))  # for generate's notices
+        result.model_dir = _save_model(accelerator, pipe, run.model, run.ema, out, cfg.data)
     accelerator.wait_for_everyone()
     return result
 
@@ -355,8 +351,9 @@ def _validate(accelerator, pipe, model, val_dataset, transform, cfg, step, out, 
     accelerator.wait_for_everyone()
 
 
-def _save_model(accelerator, pipe, model, ema, out: Path) -> Optional[Path]:
-    """The pipeline folder, from the main process, with EMA weights if EMA is on."""
+def _save_model(accelerator, pipe, model, ema, out: Path, data_cfg) -> Optional[Path]:
+    """The pipeline folder, from the main process, with EMA weights if EMA is on, and the
+    record of the training data (for generate's notices)."""
     accelerator.wait_for_everyone()
     target = out / "model"
     sharded = str(accelerator.distributed_type).endswith("FSDP")
@@ -370,4 +367,7 @@ def _save_model(accelerator, pipe, model, ema, out: Path) -> Optional[Path]:
             ema.copy_to(denoiser)  # training is over: the live weights are no longer needed
         denoiser.eval()
         pipe.replace(denoiser=denoiser).save_pretrained(target)
+        from actalker.train.data_record import training_data_record, write_training_data
+
+        write_training_data(target, training_data_record(data_cfg))
     return target
