@@ -23,8 +23,8 @@ from actalker.train.checkpoint import StopFlag, latest_checkpoint, load_checkpoi
 from actalker.train.conditioning import ItemConditioning, training_regions
 from actalker.train.data import ResumableBatchSampler, SeededItems, collate
 from actalker.train.ema import EMA
-from actalker.train.logging import RunLogger
 from actalker.train.latent_cache import LatentCache
+from actalker.train.logging import RunLogger
 from actalker.train.step import micro_batch_loss
 from actalker.train.trainable import select_trainable
 
