@@ -43,7 +43,6 @@ class LatentCache:
         index = torch.as_tensor(batch["frame_index"]).reshape(len(batch["clip_path"]), -1)
         return [(str(path), int(i)) for path, row in zip(batch["clip_path"], index) for i in row]
 
-    @torch.no_grad()
     def posterior(self, vae, flat_frames: torch.Tensor, keys: list[tuple[str, int]],
                   chunk: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, 3, H, W) frames and their keys -> (mean, std), each (N, C, h, w) float32;
@@ -53,13 +52,19 @@ class LatentCache:
         self.hits += len(keys) - len(todo)
         if todo:
             first = {k: i for i, k in reversed(list(enumerate(keys)))}
-            rows = torch.tensor([first[k] for k in todo])
-            for start in range(0, len(todo), chunk):
-                part = rows[start:start + chunk]
-                dist = vae.encode(flat_frames[part].to(vae.dtype)).latent_dist
-                for j, k in enumerate(todo[start:start + chunk]):  # copies: a view would keep the whole batch alive
-                    self._mean[k] = dist.mean[j].to("cpu", torch.float32, copy=True)
-                    self._std[k] = dist.std[j].to("cpu", torch.float32, copy=True)
+            mean, std = vae_posterior(vae, flat_frames[torch.tensor([first[k] for k in todo])], chunk)
+            for j, k in enumerate(todo):  # copies: a view would keep the whole batch alive
+                self._mean[k] = mean[j].to("cpu", copy=True)
+                self._std[k] = std[j].to("cpu", copy=True)
         device = flat_frames.device
         return (torch.stack([self._mean[k] for k in keys]).to(device),
                 torch.stack([self._std[k] for k in keys]).to(device))
+
+
+@torch.no_grad()
+def vae_posterior(vae, flat_frames: torch.Tensor, chunk: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 3, H, W) frames -> the VAE posterior's (mean, std), each (N, C, h, w) float32,
+    encoded ``chunk`` frames per call."""
+    dists = [vae.encode(flat_frames[i : i + chunk].to(vae.dtype)).latent_dist
+             for i in range(0, flat_frames.shape[0], chunk)]
+    return torch.cat([d.mean.float() for d in dists]), torch.cat([d.std.float() for d in dists])

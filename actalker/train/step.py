@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from actalker.core.sampling import added_time_ids, encode_reference
 from actalker.train.conditioning import randomize_controls
-from actalker.train.latent_cache import LatentCache
+from actalker.train.latent_cache import LatentCache, vae_posterior
 from actalker.train.objective import edm_loss, make_noise, noise_aug_strengths, rand_log_normal
 from actalker.train.reference_blur import blur_reference_regions
 
@@ -26,11 +26,7 @@ def encode_video(vae, frames: torch.Tensor, generator: torch.Generator, chunk: i
     the sample's noise is drawn the same way either way."""
     b, f = frames.shape[:2]
     flat = frames.flatten(0, 1)
-    if cache is not None:
-        mean, std = cache.posterior(vae, flat, keys, chunk)
-    else:
-        dists = [vae.encode(flat[i : i + chunk].to(vae.dtype)).latent_dist for i in range(0, flat.shape[0], chunk)]
-        mean, std = torch.cat([d.mean.float() for d in dists]), torch.cat([d.std.float() for d in dists])
+    mean, std = cache.posterior(vae, flat, keys, chunk) if cache is not None else vae_posterior(vae, flat, chunk)
     out = []
     for i in range(0, flat.shape[0], chunk):  # = dist.sample() per chunk, on our generator
         noise = torch.randn(mean[i : i + chunk].shape, generator=generator).to(mean)
