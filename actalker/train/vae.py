@@ -108,10 +108,11 @@ def _fit_vae(vae, loader, regions, region_weight: float, kl_weight: float, decod
     Returns (steps done, start time); the loss curve goes to ``log_path``."""
     from tqdm.auto import tqdm
 
+    from actalker.train.loop import warmup_lambda
+
     params = [p for p in vae.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    warm = 50
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_lambda(50))
     deadline = None if minutes is None else time.time() + 60.0 * minutes
     gen = torch.Generator().manual_seed(seed + 1)
     t_start = time.time()
