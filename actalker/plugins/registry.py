@@ -147,59 +147,60 @@ def load_registry(
     ``plugins``: extra plugin modules or dotted paths, registered after the installed ones.
     """
     res = build_manager(names, plugins)
-    pm, loaded = res.pm, res.loaded
     reg = Registry(not_loaded=res.skipped, disabled=res.disabled, broken=list(res.broken))
-    added: dict[str, dict[str, list[str]]] = {p.name: {"modality": [], "region": []} for p in loaded}
+    collect = _Declarations(reg, res.pm, res.loaded)
+    # Regions first: modalities name their default regions, which must already exist.
+    _call_hook(res.pm, "register_regions", res.loaded, collect.region_register, collect.fault)
+    _call_hook(res.pm, "register_modalities", res.loaded, collect.modality_register, collect.fault)
+    reg.plugins.extend(collect.plugin_info(p) for p in res.loaded)
+    return reg
 
-    def fault(plugin: LoadedPlugin, err: PluginError) -> None:
+
+class _Declarations:
+    """Collects what each plugin declares into ``reg``, attributed to its plugin."""
+
+    def __init__(self, reg: Registry, pm, loaded: list[LoadedPlugin]):
+        self.reg, self.pm, self.loaded = reg, pm, loaded
+        self.added: dict[str, dict[str, list[str]]] = {p.name: {"modality": [], "region": []} for p in loaded}
+
+    def fault(self, plugin: LoadedPlugin, err: PluginError) -> None:
         """Drop everything ``plugin`` declared and list it as broken."""
+        reg = self.reg
         for key, owner in list(reg.owners.items()):
             if owner == plugin.name:
                 kind, name = key.split(":", 1)
                 del reg.owners[key]
                 {"modality": reg.modalities, "region": reg.regions}.get(kind, {}).pop(name, None)
-        loaded.remove(plugin)
-        if pm.is_registered(plugin.obj):
-            pm.unregister(plugin.obj)
+        self.loaded.remove(plugin)
+        if self.pm.is_registered(plugin.obj):
+            self.pm.unregister(plugin.obj)
         reg.broken.append(BrokenPlugin(plugin.name, plugin.version, plugin.source, str(err)))
 
-    def claim(kind: str, name: str, plugin: str) -> None:
+    def claim(self, kind: str, name: str, plugin: str) -> None:
         key = f"{kind}:{name}"
-        if key in reg.owners:
-            raise PluginError(f"{kind} '{name}' is declared by both plugin '{reg.owners[key]}' and plugin '{plugin}'")
-        reg.owners[key] = plugin
-        added[plugin].setdefault(kind, []).append(name)
+        if key in self.reg.owners:
+            raise PluginError(f"{kind} '{name}' is declared by both plugin '{self.reg.owners[key]}' and plugin '{plugin}'")
+        self.reg.owners[key] = plugin
+        self.added[plugin].setdefault(kind, []).append(name)
 
-    def region_register(plugin: str):
+    def region_register(self, plugin: str) -> Callable[[RegionSpec], None]:
         def register(spec: RegionSpec) -> None:
             _check_region(spec, plugin)
-            claim("region", spec.name, plugin)
-            reg.regions[spec.name] = spec
+            self.claim("region", spec.name, plugin)
+            self.reg.regions[spec.name] = spec
         return register
 
-    def modality_register(plugin: str):
+    def modality_register(self, plugin: str) -> Callable[[ModalitySpec], None]:
         def register(spec: ModalitySpec) -> None:
-            _check_modality(spec, plugin, reg.regions)
-            claim("modality", spec.name, plugin)
+            _check_modality(spec, plugin, self.reg.regions)
+            self.claim("modality", spec.name, plugin)
             if spec.cli_flag:
-                claim("cli flag", spec.cli_flag, plugin)
-            reg.modalities[spec.name] = dataclasses.replace(spec, plugin=plugin)
+                self.claim("cli flag", spec.cli_flag, plugin)
+            self.reg.modalities[spec.name] = dataclasses.replace(spec, plugin=plugin)
         return register
 
-    # Regions first: modalities name their default regions, which must already exist.
-    _call_hook(pm, "register_regions", loaded, region_register, fault)
-    _call_hook(pm, "register_modalities", loaded, modality_register, fault)
-
-    for p in loaded:
-        hooks = tuple(sorted(c.name for c in (pm.get_hookcallers(p.obj) or [])))
-        reg.plugins.append(
-            PluginInfo(
-                name=p.name,
-                version=p.version,
-                source=p.source,
-                hooks=hooks,
-                modalities=tuple(added[p.name]["modality"]),
-                regions=tuple(added[p.name]["region"]),
-            )
-        )
-    return reg
+    def plugin_info(self, p: LoadedPlugin) -> PluginInfo:
+        hooks = tuple(sorted(c.name for c in (self.pm.get_hookcallers(p.obj) or [])))
+        added = self.added[p.name]
+        return PluginInfo(name=p.name, version=p.version, source=p.source, hooks=hooks,
+                          modalities=tuple(added["modality"]), regions=tuple(added["region"]))

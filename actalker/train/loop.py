@@ -137,19 +137,8 @@ def _train(cfg, accelerator, resume, parts, resolved, progress, registry) -> Tra
     out = Path(t.output_dir)
     seed = run_seed(cfg)
     ckpt = _checkpoint_to_resume(out, resume, accelerator)
-    from actalker.utils.paths import check_writable_output
-
-    check_writable_output(out, "train.output_dir", is_dir=True)  # before building the model and data
-    set_seed(seed)  # same initial weights in every process
-    if parts is None:
-        from actalker.train.build import build_parts
-
-        parts = build_parts(cfg, registry)
+    parts = _open_run(cfg, accelerator, parts, resolved, registry, ckpt)
     pipe = parts.pipeline
-    if ckpt is not None:
-        _check_resume_config(cfg, out)
-    if accelerator.is_main_process:
-        _save_config(cfg, resolved, out, resumed=ckpt is not None)
     run = _prepare(pipe, t, accelerator)
 
     rank, world = accelerator.process_index, accelerator.num_processes
@@ -193,6 +182,27 @@ def _train(cfg, accelerator, resume, parts, resolved, progress, registry) -> Tra
         result.model_dir = _save_model(accelerator, pipe, run.model, run.ema, out, cfg.data)
     accelerator.wait_for_everyone()
     return result
+
+
+def _open_run(cfg, accelerator, parts, resolved, registry, ckpt) -> TrainParts:
+    """Check the output folder, seed and build the parts, check a resumed run's config and
+    record this run's: everything before the first step that can fail on bad input."""
+    from accelerate.utils import set_seed
+
+    from actalker.utils.paths import check_writable_output
+
+    out = Path(cfg.train.output_dir)
+    check_writable_output(out, "train.output_dir", is_dir=True)  # before building the model and data
+    set_seed(run_seed(cfg))  # same initial weights in every process
+    if parts is None:
+        from actalker.train.build import build_parts
+
+        parts = build_parts(cfg, registry)
+    if ckpt is not None:
+        _check_resume_config(cfg, out)
+    if accelerator.is_main_process:
+        _save_config(cfg, resolved, out, resumed=ckpt is not None)
+    return parts
 
 
 def _checkpoint_to_resume(out: Path, resume: bool, accelerator):
