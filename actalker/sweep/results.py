@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from actalker.sweep.noise import noise_text, orders_text
 from actalker.sweep.spec import Sweep
 from actalker.utils.atomic import atomic_path, write_text_atomic
 
@@ -140,29 +141,6 @@ def markdown_text(variants: list[dict], columns: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def noise_text(variants: list[dict], columns: list[str], k: float = 2.0) -> str:
-    """Which differences from the reference variant (the first with several seeds) exceed
-    ``k`` times its seed-to-seed sd. With two seeds the sd is a rough estimate: read this as
-    a screen, not a test."""
-    ref = next((v for v in variants if len(v["seeds"]) > 1), None)
-    if ref is None:
-        return "No variant has several seeds: seed-to-seed noise is unknown.\n"
-    lines = [f"Differences from `{ref['variant']}` larger than {k:g} x its seed-to-seed sd "
-             f"(seeds {', '.join(map(str, ref['seeds']))}):", ""]
-    for v in variants:
-        if v is ref or not v["metrics"]:
-            continue
-        big = []
-        for c in columns:
-            r, m = ref["metrics"].get(c), v["metrics"].get(c)
-            if r is None or m is None or r["sd"] is None:
-                continue
-            if abs(m["mean"] - r["mean"]) > k * r["sd"]:
-                big.append(f"{c} {m['mean'] - r['mean']:+.3f} (sd {r['sd']:.3f})")
-        lines.append(f"- {v['variant']}: " + ("; ".join(big) if big else "none"))
-    return "\n".join(lines) + "\n"
-
-
 def plot(path: Path, variants: list[dict], metrics: list[str], title: str) -> Path | None:
     """Bar per variant for each main metric; dots = seeds, error bars = sd over seeds."""
     shown = [v for v in variants if v["metrics"]]
@@ -208,7 +186,8 @@ def write_results(out: Path, sweep: Sweep, records=None) -> dict[str, Path]:
     note = ("Cells: mean ± sd over seeds. `m[s]` = metric m at gate setting s (all: every branch open; a branch "
             "name: that branch alone). Every metric is in results.csv.\n\n")
     write_text_atomic(paths["md"], f"# Sweep {sweep.name}\n\n{note}" + markdown_text(variants, table_columns(columns))
-                      + "\n" + noise_text(variants, table_columns(columns)))
+                      + "\n" + noise_text(variants, table_columns(columns))
+                      + ("\n" + orders_text(variants, sweep.spec.orders) if sweep.spec.orders else ""))
     png = plot(out / "results.png", variants, main_metrics(columns), f"sweep {sweep.name}")
     if png is not None:
         paths["png"] = png

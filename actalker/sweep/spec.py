@@ -12,6 +12,8 @@
       - {name: audio_only, delta: {model: {branches: {motion: null}}}}
     grid:                         # ... and/or a grid, expanded to one variant per combination
       model.pcm.d_state: [8, 16]  # -> variants "d_state=8", "d_state=16"
+    orders:                       # expected orders, checked against seed noise in results.md
+      - {metric: "mouth_audio[all]", variants: [full, no_pcm], label: the paper}
 
 A delta is a dotlist (``key.path=value`` strings) or a nested mapping; both become a
 dotlist on top of base + overrides + budget (later wins), so a branch set to null is
@@ -56,6 +58,12 @@ class VariantSpec(_Strict):
     seeds: Optional[list[int]] = Field(None, description="Seeds of this variant; null = the sweep's.")
 
 
+class OrderSpec(_Strict):
+    metric: str = Field(..., description="A results column, e.g. 'eyes_motion[all]'.")
+    variants: list[str] = Field(..., min_length=2, description="Variants expected from highest to lowest.")
+    label: Optional[str] = Field(None, description="Whose claim this is (e.g. 'the paper').")
+
+
 class SweepSpec(_Strict):
     name: Optional[str] = None
     base: Optional[str] = Field(None, description="Config name or path; null = base.yaml alone.")
@@ -66,6 +74,8 @@ class SweepSpec(_Strict):
     variants: list[VariantSpec] = Field(default_factory=list)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     output_dir: Optional[str] = Field(None, description="Default output folder; null = runs/sweeps/NAME.")
+    orders: list[OrderSpec] = Field(default_factory=list,
+                                    description="Expected orders to check in results.md (actalker/sweep/noise.py).")
 
     @field_validator("seeds")
     @classmethod
@@ -169,6 +179,12 @@ def expand(spec: SweepSpec, where: str) -> list[tuple[str, list[str], list[int]]
             variants.append((_grid_name(c), [f"{k}={_value(v)}" for k, v in c.items()], spec.seeds))
     if not variants:
         raise ConfigError(f"{where}: no variants (give 'variants' and/or 'grid')")
+    _check_names(variants, where)
+    _check_orders(spec.orders, [v[0] for v in variants], where)
+    return variants
+
+
+def _check_names(variants: list[tuple[str, list[str], list[int]]], where: str) -> None:
     seen = set()
     for name, _, seeds in variants:
         if not NAME_RE.match(name) or ".." in name:
@@ -178,7 +194,16 @@ def expand(spec: SweepSpec, where: str) -> list[tuple[str, list[str], list[int]]
         if len(set(seeds)) != len(seeds):
             raise ConfigError(f"{where}: variant '{name}' repeats a seed: {seeds}")
         seen.add(name)
-    return variants
+
+
+def _check_orders(orders: list[OrderSpec], names: list[str], where: str) -> None:
+    for i, order in enumerate(orders):
+        for name in order.variants:
+            if name not in names:
+                raise ConfigError(f"{where}: orders[{i}] names variant '{name}', which the sweep does not have "
+                                  f"(variants: {', '.join(names)})")
+        if len(set(order.variants)) != len(order.variants):
+            raise ConfigError(f"{where}: orders[{i}] names a variant twice: {order.variants}")
 
 
 def _resolve_base(base: Optional[str], path: Optional[Path]) -> Optional[str]:
