@@ -20,6 +20,7 @@ the completed options back so the saved config is fully resolved.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
@@ -95,11 +96,25 @@ def _dotlist(overrides: Iterable[str]):
         if item.split("=", 1)[0].strip() == BASE_KEY:  # only a YAML file names its parent
             raise ConfigError(f"override '{item}': {BASE_KEY} is set inside a config file; "
                               f"choose the config itself with --config")
+        _check_flow_mapping(item)
         items.append(f"model.{item}" if item.startswith("branches.") else item)
     try:
         return OmegaConf.from_dotlist(items)
     except (OmegaConfBaseException, yaml.YAMLError) as err:  # a value is parsed as YAML: '[1, 2' fails there
         raise ConfigError(f"overrides {items} could not be parsed: {str(err).splitlines()[0]}") from err
+
+
+# In YAML flow syntax "{eyes:8}" is one key, "eyes:8", with no value: a space must follow ':'.
+_GLUED_PAIR = re.compile(r"[{,]\s*([A-Za-z_][\w.-]*):([^\s/,}][^,}]*)")
+
+
+def _check_flow_mapping(item: str) -> None:
+    key, value = (x.strip() for x in item.split("=", 1))
+    glued = _GLUED_PAIR.search(value) if value.startswith("{") else None
+    if glued:
+        name, val = glued.group(1), glued.group(2).strip()
+        raise ConfigError(f"override '{item}': YAML reads '{name}:{val}' as one key without a value; write "
+                          f"'{key}={{{name}: {val}}}' (a space after ':') or '{key}.{name}={val}'")
 
 
 def compose(name_or_path: str | Path | None = None, overrides: Iterable[str] = ()) -> dict[str, Any]:

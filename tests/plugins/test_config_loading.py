@@ -42,6 +42,17 @@ def test_bad_override_syntax():
         load_config(overrides=["seed"])
 
 
+def test_a_flow_mapping_without_spaces_is_explained():
+    # "{eyes:8}" is YAML for the key "eyes:8" with no value, not eyes -> 8
+    with pytest.raises(ConfigError) as err:
+        load_config("demo", overrides=["train.part_loss_weight={eyes:8}"])
+    assert str(err.value) == ("override 'train.part_loss_weight={eyes:8}': YAML reads 'eyes:8' as one key without a "
+                              "value; write 'train.part_loss_weight={eyes: 8}' (a space after ':') or "
+                              "'train.part_loss_weight.eyes=8'")
+    for ok in ("train.part_loss_weight={eyes: 8}", "train.part_loss_weight.eyes=8"):
+        assert load_config("demo", overrides=[ok])[0].train.part_loss_weight == {"eyes": 8.0}
+
+
 def test_named_delta_with_base_chain(tmp_path):
     (tmp_path / "one.yaml").write_text("model:\n  branches:\n    motion: null\nseed: 5\n")
     (tmp_path / "two.yaml").write_text("_base_: one.yaml\nmodel:\n  branches:\n    audio: {gate: 0.25}\n")
