@@ -49,8 +49,8 @@ def test_a_flow_mapping_without_spaces_is_explained():
     assert str(err.value) == ("override 'train.part_loss_weight={eyes:8}': YAML reads 'eyes:8' as one key without a "
                               "value; write 'train.part_loss_weight={eyes: 8}' (a space after ':') or "
                               "'train.part_loss_weight.eyes=8'")
-    for ok in ("train.part_loss_weight={eyes: 8}", "train.part_loss_weight.eyes=8"):
-        assert load_config("demo", overrides=[ok])[0].train.part_loss_weight == {"eyes": 8.0}
+    for ok in ("train.part_loss_weight={eyes: 3}", "train.part_loss_weight.eyes=3"):
+        assert load_config("demo", overrides=[ok])[0].train.part_loss_weight == {"eyes": 3.0}
 
 
 def test_named_delta_with_base_chain(tmp_path):
