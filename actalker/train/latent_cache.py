@@ -31,8 +31,9 @@ class LatentCache:
 
     def summary(self) -> str:
         seen = self.hits + self.misses
-        reused = f"{self.hits / seen:.0%}" if seen else "none"
-        return f"latent cache: {len(self)} frames kept, {reused} of frame encodings reused"
+        if not seen:
+            return "latent cache: no frames encoded (no training step ran)"
+        return f"latent cache: {len(self)} frames kept, {self.hits / seen:.0%} of frame encodings reused"
 
     @staticmethod
     def keys(batch: dict) -> list[tuple[str, int]]:

@@ -77,3 +77,8 @@ def test_training_with_the_cache_is_the_same_run(tmp_path, capsys):
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-3) for k in a)
     reused = re.search(r"latent cache: (\d+) frames kept, (\d+)% of frame encodings reused", capsys.readouterr().out)
     assert reused and int(reused.group(2)) > 0
+
+
+def test_the_summary_of_an_unused_cache_says_so():
+    # a run resumed at its last step trains nothing: no share to report
+    assert LatentCache().summary() == "latent cache: no frames encoded (no training step ran)"
