@@ -137,7 +137,7 @@ def _train(cfg, accelerator, resume, parts, resolved, progress, registry) -> Tra
     out = Path(t.output_dir)
     seed = run_seed(cfg)
     ckpt = _checkpoint_to_resume(out, resume, accelerator)
-    parts = _open_run(cfg, accelerator, parts, resolved, registry, ckpt)
+    parts = _open_run(cfg, accelerator, parts, resolved, registry, ckpt, out, seed)
     pipe = parts.pipeline
     run = _prepare(pipe, t, accelerator)
 
@@ -184,16 +184,15 @@ def _train(cfg, accelerator, resume, parts, resolved, progress, registry) -> Tra
     return result
 
 
-def _open_run(cfg, accelerator, parts, resolved, registry, ckpt) -> TrainParts:
+def _open_run(cfg, accelerator, parts, resolved, registry, ckpt, out: Path, seed: int) -> TrainParts:
     """Check the output folder, seed and build the parts, check a resumed run's config and
     record this run's: everything before the first step that can fail on bad input."""
     from accelerate.utils import set_seed
 
     from actalker.utils.paths import check_writable_output
 
-    out = Path(cfg.train.output_dir)
     check_writable_output(out, "train.output_dir", is_dir=True)  # before building the model and data
-    set_seed(run_seed(cfg))  # same initial weights in every process
+    set_seed(seed)  # same initial weights in every process
     if parts is None:
         from actalker.train.build import build_parts
 
