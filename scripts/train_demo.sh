@@ -55,6 +55,8 @@ fi
   model.vae.pretrained_path="$VAE" model.vae.subfolder=vae $per_process $OVERRIDES --no-progress $resume
 echo "[train_demo] denoiser stage done at $(( $(date +%s) - start )) s"
 if [ "${EXPORT:-1}" = 1 ]; then
-  "$PY" -m actalker.demo.model "$RUN/denoiser/model"
+  "$PY" -m actalker.demo.model "$RUN/denoiser/model" --note "scripts/train_demo.sh (make demo-model): \
+actalker synth --clips 300 --frames 50 --size 64 --fps 25 --seed 0, its train split; VAE stage $VAE_STEPS steps; \
+denoiser: configs/demo.yaml${OVERRIDES:+ with $OVERRIDES}"
 fi
 echo "[train_demo] total $(( $(date +%s) - start )) s"

@@ -125,6 +125,19 @@ def test_export_ships_the_training_data_record_without_this_machines_paths(tmp_p
     record = read_index(export_demo_model(src, tmp_path / "shipped")).get("training_data")
     assert record["root"] == ("runs/demo/synth" if under_cwd else str(root))
     assert record["kind"] == "synthetic" and record["clips"] == 3
+    assert "note" not in record
+
+
+def test_export_keeps_a_note_on_how_the_training_data_was_made(tmp_path):
+    from actalker.core.model_folder import read_index
+    from actalker.demo.model import export_demo_model
+    from actalker.train.data_record import write_training_data
+
+    src = _tiny_model(tmp_path / "trained")
+    write_training_data(src, {"root": "runs/demo/synth", "kind": "synthetic"})
+    note = "actalker synth --clips 300 --seed 0"
+    record = read_index(export_demo_model(src, tmp_path / "shipped", note=note)).get("training_data")
+    assert record["note"] == note and record["root"] == "runs/demo/synth"
 
 
 def test_vae_stage_on_a_tiny_world(tmp_path):

@@ -33,8 +33,10 @@ def load_demo_pipeline(path: Optional[Path] = None, registry=None):
                                             registry=registry)
 
 
-def export_demo_model(src, dst=None, half: bool = True) -> Path:
-    """Copy a trained model folder to ``dst`` (default: the package's demo_model), weights in fp16."""
+def export_demo_model(src, dst=None, half: bool = True, note: Optional[str] = None) -> Path:
+    """Copy a trained model folder to ``dst`` (default: the package's demo_model), weights in fp16.
+    ``note``: how the training data was made, kept in the training-data record (its root is a
+    path on the training machine, which tells a reader of the shipped model nothing)."""
     from actalker.core.pipeline import ACTalkerPipeline
 
     dst = Path(dst or DEMO_MODEL_DIR)
@@ -45,7 +47,7 @@ def export_demo_model(src, dst=None, half: bool = True) -> Path:
     if tmp.exists():
         shutil.rmtree(tmp)
     pipe.save_pretrained(tmp)
-    _carry_training_data(Path(src), tmp)
+    _carry_training_data(Path(src), tmp, note)
     size = folder_bytes(tmp)
     if size > MAX_BYTES:
         shutil.rmtree(tmp)
@@ -56,7 +58,7 @@ def export_demo_model(src, dst=None, half: bool = True) -> Path:
     return dst
 
 
-def _carry_training_data(src: Path, dst: Path) -> None:
+def _carry_training_data(src: Path, dst: Path, note: Optional[str] = None) -> None:
     """The source folder's record of its training data (actalker.train.data_record) goes along,
     its root relative to the working directory when under it: the export is shipped, and
     this machine's absolute paths mean nothing on another."""
@@ -68,11 +70,18 @@ def _carry_training_data(src: Path, dst: Path) -> None:
         root = Path(record["root"])
         if root.is_absolute() and root.is_relative_to(Path.cwd()):
             record = {**record, "root": str(root.relative_to(Path.cwd()))}
+    if record is not None and note:
+        record = {**record, "note": note}
     write_training_data(dst, record)
 
 
-if __name__ == "__main__":  # python -m actalker.demo.model SRC [DST]
-    import sys
+if __name__ == "__main__":  # python -m actalker.demo.model SRC [DST] [--note TEXT]
+    import argparse
 
-    out = export_demo_model(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)
-    print(f"exported {sys.argv[1]} -> {out} ({folder_bytes(out) / 2**20:.1f} MB)")
+    ap = argparse.ArgumentParser(prog="python -m actalker.demo.model", description=export_demo_model.__doc__)
+    ap.add_argument("src", help="trained model folder (a run's model/)")
+    ap.add_argument("dst", nargs="?", help="default: the package's demo_model")
+    ap.add_argument("--note", help="how the training data was made (kept in the model's training-data record)")
+    args = ap.parse_args()
+    out = export_demo_model(args.src, args.dst, note=args.note)
+    print(f"exported {args.src} -> {out} ({folder_bytes(out) / 2**20:.1f} MB)")
