@@ -7,14 +7,15 @@
 # machines. The run folders live in $OUT (default sweeps/results/paper_ablation): each finished
 # run's config.yaml, metrics.json and done.json are committed, checkpoints and logs are
 # git-ignored, and results.md / results.csv / results.png are rebuilt from what is there.
-# Every run freezes the same VAE, the shipped demo model's (actalker/assets/demo_model/vae),
-# and trains on the same synthetic world (seed 0), so runs made on different machines compare.
+# Every run freezes the same VAE, the v4 demo model's (sweeps/assets/demo_v4_vae: the VAE the
+# ablation started with, kept when the shipped model moved on to v5), and trains on the same
+# synthetic world (seed 0), so runs made on different machines and days compare.
 set -euo pipefail
 ACT=${ACTALKER:-actalker}
 OUT=${OUT:-sweeps/results/paper_ablation}
 DATA=${DATA:-runs/demo/synth}
 HELDOUT=${HELDOUT:-runs/heldout}
-VAE=${VAE:-actalker/assets/demo_model}
+VAE=${VAE:-sweeps/assets/demo_v4_vae}
 # shellcheck source=scripts/demo_world.sh
 source "$(dirname "${BASH_SOURCE[0]}")/demo_world.sh"
 demo_training_world "$DATA"
