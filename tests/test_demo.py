@@ -50,9 +50,10 @@ def test_demo_end_to_end(tmp_path, capsys):
     frames = 12
     assert main(["demo", "--model", str(model), "--out", str(out), "--steps", "2", "--frames", str(frames)]) == 0
     printed = capsys.readouterr().out
-    for name in ("demo.mp4", "demo_strip.mp4", "demo_strip.png", "demo_control.png", "demo.json"):
+    for name in ("demo.mp4", "demo_strip.mp4", "demo_strip.png", "demo_control.png", "demo_effect.png", "demo.json"):
         assert (out / name).is_file() and str(out / name) in printed
     info = json.loads((out / "demo.json").read_text())
+    assert {b: e["region"] for b, e in info["region_effect"].items()} == {"audio": "mouth", "motion": "upper_face"}
     assert info["trained"] is True and info["frames"] == frames  # a saved model folder counts as trained
     assert set(info["settings"]) == {"both gates open", "audio only", "motion only"}
     audio = read_audio(out / "demo.mp4")

@@ -31,6 +31,7 @@ def run(args) -> int:
     kind = "" if result["trained"] else "  (UNTRAINED WEIGHTS: not a result)"
     print(f"demo done in {result['seconds']:.1f} s{kind}")
     for key, label in (("video", "video (both gates, with audio)"), ("strip_video", "strip video"),
-                       ("strip_png", "strip image"), ("control_plot", "control plot"), ("info", "settings")):
+                       ("strip_png", "strip image"), ("control_plot", "control plot"),
+                       ("effect_png", "region effect map"), ("info", "settings")):
         print(f"  {label:32s} {result['files'][key]}")
     return 0

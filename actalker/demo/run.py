@@ -13,7 +13,9 @@ Three videos from the same noise: both gates open, audio only, motion only. Writ
 labels, speech muxed), ``demo_strip.png`` (a few frames per column with labels: rows where
 the driver's eyes are most closed and most open, so eye control shows at a glance),
 ``demo_control.png`` (measured mouth and eye openness of each column against the speech and
-the motion track over time) and ``demo.json`` (inputs, settings, timings).
+the motion track over time), ``demo_effect.png`` (where closing each gate changes the
+frames, with each branch's region outlined and the share of the change inside it) and
+``demo.json`` (inputs, settings, timings, those shares).
 """
 from __future__ import annotations
 
@@ -186,6 +188,22 @@ def control_plot(path: Path, videos: list[np.ndarray], labels: list[str], inputs
     return plot_tracks(path, panels, fps, title="demo: does each region follow its own signal?")
 
 
+def effect_files(path: Path, pipe, ref, videos, lm, bx) -> tuple[Path, dict]:
+    """``demo_effect.png`` (where closing each gate changes the frames) and, per branch, the
+    share of that change inside its own region (actalker.demo.effect)."""
+    from actalker.demo.effect import effect_picture, gate_effects, share_inside
+
+    h, w = ref.shape[:2]
+    effects = gate_effects(videos, [g for _, g in SETTINGS])
+    regions = {b.name: b.region for b in pipe.branches if b.name in effects}
+    masks = {name: m[0].numpy() for name, m in pipe.region_masks(lm, bx, h, w).items()}
+    by_branch = {b: masks[r] for b, r in regions.items()}
+    shares = {b: {"region": regions[b], **share_inside(effects[b], by_branch[b])} for b in regions}
+    picture = effect_picture(path, ref, {b: effects[b] for b in regions}, by_branch, regions,
+                             title="demo: where does each signal change the video?")
+    return picture, shares
+
+
 def run_demo(out="outputs/demo", steps: Optional[int] = None, seed: int = 0, model_dir=None,
              allow_untrained: bool = False, num_frames: int = DEMO_FRAMES, log=print) -> dict:
     """Generate the demo; returns {"files": {...}, "seconds": ..., "trained": bool}."""
@@ -221,11 +239,12 @@ def run_demo(out="outputs/demo", steps: Optional[int] = None, seed: int = 0, mod
                                row_notes=[f"eyes {eye_track[i]:.2f}" for i in rows]),
         "control_plot": control_plot(out / "demo_control.png", videos, labels, inputs),
     }
+    files["effect_png"], region_effect = effect_files(out / "demo_effect.png", pipe, ref, videos, lm, bx)
     info = {"model": source, "trained": trained, "identity": face["identity"],
             "world": {"seed": inputs["seed"], "face_clip": inputs["index"], "motion_clip": inputs["index"] + 1},
             "frames": num_frames, "fps": inputs["fps"], "size": size, "steps": int(steps or DEMO_STEPS), "seed": seed,
             "settings": {n: g for n, g in SETTINGS}, "seconds_per_video": timings,
-            "strip_rows": [int(i) for i in rows]}
+            "strip_rows": [int(i) for i in rows], "region_effect": region_effect}
     info["seconds"] = round(time.time() - t0, 1)
     write_text_atomic(out / "demo.json", json.dumps(info, indent=2) + "\n")
     files["info"] = out / "demo.json"
