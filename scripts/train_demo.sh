@@ -2,8 +2,8 @@
 # Train the embedded demo model from scratch on the synthetic world (configs/demo.yaml) and
 # install it as actalker/assets/demo_model. One command: `make demo-model` (or this script).
 #   scripts/train_demo.sh [RUN_DIR]        (default runs/demo; extra config overrides in $OVERRIDES)
-# Stages (50 min measured on a quiet 2-core CPU on 2026-12-02, 75-80 min on the slower one of
-# 2026-12-01; the goal is 60: docs/results.md):
+# Stages (45.6 min measured for the shipped v5 model on a quiet 2-core CPU on 2026-12-02, 75-80 min
+# for the recipe on the slower machine of 2026-12-01; the goal is 60: docs/results.md):
 #   1. synthetic data: 300 clips of 50 frames at 64 px, world seed 0 (~20 s; scripts/demo_world.sh)
 #   2. VAE stage: AutoencoderKLTemporalDecoder (SVD's VAE class) from scratch, 1000 steps on
 #      2-frame windows (8-11 min); sets the latent scaling factor. The demo config decodes

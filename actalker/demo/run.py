@@ -273,7 +273,7 @@ def _demo_pipeline(model_dir, allow_untrained: bool, log):
     if demo_model_present(model_dir):
         return load_demo_pipeline(model_dir), str(model_dir), True
     msg = (f"NO TRAINED DEMO MODEL at {model_dir} (the weights are not shipped in this checkout). "
-           "Train it with `make demo-model` (scripts/train_demo.sh, 50-80 min on 2 CPU cores).")
+           "Train it with `make demo-model` (scripts/train_demo.sh, 45-80 min on 2 CPU cores).")
     if not allow_untrained:
         raise InputError(msg + " Or pass --allow-untrained to run with RANDOM weights (noise, not a result).")
     banner = "!" * 78
