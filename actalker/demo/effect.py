@@ -39,22 +39,19 @@ def share_inside(effect: np.ndarray, mask: np.ndarray) -> dict:
     mask = np.asarray(mask, np.float64).reshape(effect.shape)
     total, area = float(effect.sum()), float(mask.mean())
     inside = float((effect * mask).sum())
-    return {"inside": inside / max(float(mask.sum()), 1e-9), "outside": (total - inside) / max(float((1 - mask).sum()), 1e-9),
+    return {"inside": inside / max(float(mask.sum()), 1e-9),
+            "outside": (total - inside) / max(float((1 - mask).sum()), 1e-9),
             "share": inside / total if total > 0 else 0.0, "area": area}
 
 
 def effect_picture(path, reference: np.ndarray, effects: dict[str, np.ndarray], masks: dict[str, np.ndarray],
                    regions: dict[str, str], title: Optional[str] = None) -> Path:
     """The portrait, then one heat map per branch with its region outlined; written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from actalker.utils.atomic import atomic_path
-
     from matplotlib.colors import PowerNorm
 
+    from actalker.eval.plots import headless_pyplot, save_figure
+
+    plt = headless_pyplot()
     fig, axes = plt.subplots(1, len(effects) + 1, figsize=(3.2 * (len(effects) + 1) + 0.8, 3.4), squeeze=False)
     axes[0, 0].imshow(reference)
     axes[0, 0].set_title("portrait", fontsize=8)
@@ -73,12 +70,7 @@ def effect_picture(path, reference: np.ndarray, effects: dict[str, np.ndarray], 
         fig.colorbar(im, ax=axes[0, 1:].tolist(), shrink=0.8, label="grey levels")
     if title:
         fig.suptitle(title, fontsize=9)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 __all__ = ["effect_picture", "gate_effects", "share_inside"]

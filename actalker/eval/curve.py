@@ -44,14 +44,9 @@ def markdown(points, metrics: list[str], xlabel: str) -> str:
 
 
 def plot(path, points, metrics: list[str], xlabel: str, title: str = "") -> Path:
-    import matplotlib
+    from actalker.eval.plots import headless_pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from actalker.utils.atomic import atomic_path
-
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = headless_pyplot().subplots(figsize=(6, 3.6))
     xs = [x for x, _ in points]
     for m in metrics:
         mean = [s[m][0] for _, s in points]
@@ -62,10 +57,7 @@ def plot(path, points, metrics: list[str], xlabel: str, title: str = "") -> Path
     ax.set_title(title, fontsize=9)
     ax.legend(loc="lower right")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def main(argv=None) -> int:

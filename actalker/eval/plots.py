@@ -14,16 +14,33 @@ def _z(x) -> np.ndarray:
     return (x - x.mean()) / s if s > 1e-9 else x - x.mean()
 
 
-def plot_tracks(path, panels: list[dict], fps: float, title: Optional[str] = None) -> Path:
-    """One row per panel: {"title": str, "lines": {label: (F,) track}}; tracks are
-    standardised (Pearson r compares shapes, not scales). Written atomically."""
+def headless_pyplot():
+    """matplotlib.pyplot on the Agg backend: figures are only ever written to files here."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save_figure(fig, path) -> Path:
+    """Write ``fig`` as a PNG at ``path`` (its folder made; atomic: the old file or the new
+    one, never half of one) and close it."""
     from actalker.utils.atomic import atomic_path
 
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    headless_pyplot().close(fig)
+    return path
+
+
+def plot_tracks(path, panels: list[dict], fps: float, title: Optional[str] = None) -> Path:
+    """One row per panel: {"title": str, "lines": {label: (F,) track}}; tracks are
+    standardised (Pearson r compares shapes, not scales). Written atomically."""
+    plt = headless_pyplot()
     fig, axes = plt.subplots(len(panels), 1, figsize=(8, 1.9 * len(panels) + 0.4), sharex=True, squeeze=False)
     for ax, panel in zip(axes[:, 0], panels):
         for label, track in panel["lines"].items():
@@ -39,12 +56,7 @@ def plot_tracks(path, panels: list[dict], fps: float, title: Optional[str] = Non
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_clip(path, tracks: dict, fps: float, title: Optional[str] = None) -> Path:

@@ -20,7 +20,7 @@ import numpy as np
 
 from actalker.sweep.noise import noise_text, orders_text
 from actalker.sweep.spec import Sweep
-from actalker.utils.atomic import atomic_path, write_text_atomic
+from actalker.utils.atomic import write_text_atomic
 
 MAIN_ORDER = ("mouth_audio", "eyes_motion", "leak_mouth_motion", "leak_eyes_audio", "mouth_truth", "eyes_truth")
 MAX_PLOTTED = 4
@@ -146,12 +146,9 @@ def plot(path: Path, variants: list[dict], metrics: list[str], title: str) -> Pa
     shown = [v for v in variants if v["metrics"]]
     if not shown or not metrics:
         return None
-    import matplotlib
+    from actalker.eval.plots import headless_pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(metrics), figsize=(max(4.0, 0.6 * len(shown) + 1.5) * len(metrics), 3.8),
+    fig, axes = headless_pyplot().subplots(1, len(metrics), figsize=(max(4.0, 0.6 * len(shown) + 1.5) * len(metrics), 3.8),
                              squeeze=False)
     x = np.arange(len(shown))
     for ax, m in zip(axes[0], metrics):
@@ -168,10 +165,7 @@ def plot(path: Path, variants: list[dict], metrics: list[str], title: str) -> Pa
         ax.set_xticklabels([v["variant"] for v in shown], rotation=45, ha="right", fontsize=8)
     fig.suptitle(title + " (bar: mean over seeds; dots: seeds; error bar: ±1 sd)", fontsize=9)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def write_results(out: Path, sweep: Sweep, records=None) -> dict[str, Path]:
