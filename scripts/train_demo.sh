@@ -56,7 +56,7 @@ fi
 echo "[train_demo] denoiser stage done at $(( $(date +%s) - start )) s"
 if [ "${EXPORT:-1}" = 1 ]; then
   "$PY" -m actalker.demo.model "$RUN/denoiser/model" --note "scripts/train_demo.sh (make demo-model): \
-actalker synth --clips 300 --frames 50 --size 64 --fps 25 --seed 0, its train split; VAE stage $VAE_STEPS steps; \
+actalker synth $DEMO_TRAINING_WORLD, its train split; VAE stage $VAE_STEPS steps; \
 denoiser: configs/demo.yaml${OVERRIDES:+ with $OVERRIDES}"
 fi
 echo "[train_demo] total $(( $(date +%s) - start )) s"
