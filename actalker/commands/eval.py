@@ -50,6 +50,8 @@ def register(subparsers) -> None:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     c.add_argument("--out", required=True, type=Path, help="results JSON; the plot goes to the same name .png")
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override the model's sampling.* or guidance.* (repeatable), as actalker generate --set")
     c.set_defaults(func=run_control)
     from actalker.eval.video_cli import add_video_subcommand  # `eval video`: PSNR, SSIM, LMD, FID, ...
 
@@ -123,6 +125,7 @@ def _load_vae(path: Path):
 
 
 def run_control(args) -> int:
+    from actalker.commands.generate import apply_overrides
     from actalker.core.pipeline import ACTalkerPipeline
     from actalker.eval.plots import plot_tracks
     from actalker.eval.runner import (default_gate_text, evaluate_control, markdown_table, parse_gate_settings,
@@ -136,7 +139,7 @@ def run_control(args) -> int:
         if v is not None and v < 3:
             raise InputError(f"--{name} must be >= 3, got {v}")
     clips = _clips(args.data, args.split, args.clips)
-    pipe = ACTalkerPipeline.from_pretrained(args.model, device=args.device)
+    pipe = apply_overrides(ACTalkerPipeline.from_pretrained(args.model, device=args.device), args.set)
     pipe.progress = False
     settings = parse_gate_settings(args.gates or default_gate_text(pipe.branch_names), pipe.branch_names)
     result = evaluate_control(pipe, clips, settings, args.frames, args.steps, args.seed)
@@ -151,6 +154,7 @@ def run_control(args) -> int:
         s["tracks"] = [saved_tracks(t) for t in s.pop("tracks")]
     _write_json(args.out, {"model": str(args.model), "data": str(args.data), "split": args.split,
                            "clips": [c.id for c in clips], "steps": args.steps, "frames": args.frames, "seed": args.seed,
+                           "set": list(args.set), "guidance": pipe.config.guidance.model_dump(mode="json"),
                            "estimator": est, "table": table, **result})
     print(f"wrote {args.out} and {plot}")
     return 0

@@ -198,7 +198,7 @@ def _reference_face(args, image: np.ndarray):
     return framed.image, framed.landmarks, framed.boxes, record
 
 
-def _apply_overrides(pipe, items: list[str]):
+def apply_overrides(pipe, items: list[str]):
     """The pipeline with ``--set sampling.KEY=VALUE`` / ``guidance.KEY=VALUE`` on the model's
     config (validated; an unknown key names the closest valid one)."""
     from omegaconf import OmegaConf
@@ -389,7 +389,7 @@ def _settings_record(args, out: Path, inputs: dict, audio_from, result, pipe, de
         "config": {
             "sampling": pipe.config.sampling.model_dump(mode="json"),
             "guidance": {"reference_scale": st.reference_scale, "order": list(pipe.config.guidance.order),
-                         "scales": st.guidance_scales},
+                         "scales": st.guidance_scales, "outside_scale": st.guidance_outside_scale},
         },
         "seconds": round(seconds, 2),
         "torch": torch.__version__,
@@ -475,7 +475,7 @@ def run(args) -> int:
     _stage(args, t0, f"loading the model {args.model}")
     pipe = ACTalkerPipeline.from_pretrained(args.model, device=device, registry=getattr(args, "registry", None))
     pipe.progress = not args.no_progress and not args.stream
-    pipe = _apply_overrides(pipe, args.set)
+    pipe = apply_overrides(pipe, args.set)
     inputs = _signal_inputs(args, pipe)
     _check_controls(args, pipe, inputs, gates, scales)
 

@@ -30,6 +30,7 @@ class GenerationSettings:
     guidance_batch: Optional[int]
     sigma_min: Optional[float] = None
     sigma_max: Optional[float] = None
+    guidance_outside_scale: Optional[float] = None  # set: branch scales apply inside their regions only
     # known once the inputs are checked
     num_frames: Optional[int] = None
     gates: dict[str, Any] = field(default_factory=dict)  # branch -> float or per-frame list
@@ -53,7 +54,7 @@ def _optional_float(value) -> Optional[float]:
 def resolve_settings(config, num_inference_steps=None, height=None, width=None, fps=None, reference_scale=None,
                      guidance_scales=None, guidance_order=None, noise_aug_strength=None, motion_bucket_id=None,
                      window=None, window_shift=None, window_overlap=0, decode_chunk=None, decode_overlap=None,
-                     guidance_batch=None, reference_scale_min=None) -> GenerationSettings:
+                     guidance_batch=None, reference_scale_min=None, guidance_outside_scale=None) -> GenerationSettings:
     """Arguments left None (or 0 where 0 is no valid value) take the config's value."""
     s, g = config.sampling, config.guidance
     return GenerationSettings(
@@ -66,6 +67,7 @@ def resolve_settings(config, num_inference_steps=None, height=None, width=None, 
         reference_scale_min=_optional_float(_given(reference_scale_min, g.reference_scale_min)),
         guidance_scales=dict(_given(guidance_scales, g.scales)), guidance_order=list(_given(guidance_order, g.order)),
         guidance_batch=guidance_batch, sigma_min=s.sigma_min, sigma_max=s.sigma_max,
+        guidance_outside_scale=_optional_float(_given(guidance_outside_scale, g.outside_scale)),
     )
 
 

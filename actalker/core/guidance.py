@@ -30,7 +30,7 @@ class GuidancePass:
 
     reference: bool
     branches: tuple[str, ...]
-    coefficient: float | torch.Tensor  # a tensor (1, F, 1, 1, 1) with a per-frame reference scale
+    coefficient: float | torch.Tensor  # a tensor (1, F, 1, 1 or h, 1 or w): per-frame reference scale, confined scales
 
 
 @dataclass(frozen=True)
@@ -75,21 +75,34 @@ def window_reference_scale(scale: float, scale_min: Optional[float], num_frames:
     return reference_ramp(scale_min, scale, num_frames)[idx.cpu()].view(1, -1, 1, 1, 1)
 
 
+def confine_scales(scales: Mapping[str, float], regions: Mapping[str, torch.Tensor],
+                   outside: float) -> dict[str, float | torch.Tensor]:
+    """Each branch's scale inside the region it steers, ``outside`` elsewhere:
+    ``outside + (s - outside) * m`` per latent pixel, m the fraction of the pixel inside the
+    region ((1, F, 1, h, w) from the pipeline). A branch without a region keeps its number."""
+    return {b: (outside + (s - outside) * regions[b].float()) if b in regions else s for b, s in scales.items()}
+
+
 def plan_guidance(
     branches: Iterable[str],
     reference_scale: float | torch.Tensor = 2.0,
     scales: Mapping[str, float] | None = None,
     order: Sequence[str] = (),
     closed: Iterable[str] = (),
+    regions: Optional[Mapping[str, torch.Tensor]] = None,
+    outside_scale: Optional[float] = None,
 ) -> GuidancePlan:
     """Build the chained guidance plan.
 
     branches: every branch of the model; order: chain order (missing ones follow in
     ``branches`` order); reference_scale: a number, or per frame (``window_reference_scale``);
     scales: scale per branch stage (missing = 1.0); closed: branches
-    whose gate is 0 everywhere (their stage equals the previous one and is left out).
+    whose gate is 0 everywhere (their stage equals the previous one and is left out);
+    regions + outside_scale: confine each branch's scale to its region (``confine_scales``).
     """
     full_order, scales = complete_guidance(branches, order, scales)  # one owner of order, scales and defaults
+    if outside_scale is not None and regions:
+        scales = confine_scales(scales, regions, float(outside_scale))
     closed = set(closed)
     chain = tuple(b for b in full_order if b not in closed)
 
@@ -125,5 +138,5 @@ def chained_guidance(
     return out
 
 
-__all__ = ["DEFAULT_BRANCH_SCALE", "GuidancePass", "GuidancePlan", "chained_guidance", "complete_guidance",
+__all__ = ["DEFAULT_BRANCH_SCALE", "GuidancePass", "GuidancePlan", "chained_guidance", "complete_guidance", "confine_scales",
            "plan_guidance", "reference_ramp", "resolve_order", "window_reference_scale"]

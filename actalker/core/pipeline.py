@@ -37,6 +37,7 @@ from actalker.core.branches import (ControlBranch, check_gate_names, check_gate_
                                     gate_or_default, resolve_branches)
 from actalker.core.schema import Config, validate_config
 from actalker.core.controls import region_masks
+from actalker.core.masks import pool_to_grid
 from actalker.core.guidance import GuidancePlan, plan_guidance, window_reference_scale
 from actalker.core.identity import build_identity_encoder
 from actalker.core.model_folder import (CONFIG_FILE, MODEL_INDEX, absolute_assets_config, check_branch_plugins,
@@ -249,6 +250,7 @@ class ACTalkerPipeline:
         reference_scale_min: Optional[float] = None,
         guidance_scales: Optional[Mapping[str, float]] = None,
         guidance_order: Optional[Sequence[str]] = None,
+        guidance_outside_scale: Optional[float] = None,
         noise_aug_strength: Optional[float] = None,
         motion_bucket_id: Optional[int] = None,
         window: Optional[int] = None,
@@ -279,6 +281,9 @@ class ACTalkerPipeline:
                      (1, 478, 3); (4,) or (1, 4) xyxy) for the branches' region masks.
         reference_scale_min: set -> the reference scale ramps per frame from this value to
                      ``reference_scale`` (SVD's min/max_guidance_scale); default: the config's.
+        guidance_outside_scale: set -> each branch's guidance scale applies inside the region
+                     it steers and this scale outside it; default: the config's
+                     ``guidance.outside_scale`` (null: scales apply everywhere).
         output_type: "np" -> uint8 (F, H, W, 3); "pt" -> float (F, 3, H, W) in [-1, 1];
                      "latent" -> (1, F, 4, h, w).
         return_dict: False -> the frames; True -> ``ACTalkerPipelineOutput(frames, settings)``
@@ -292,7 +297,7 @@ class ACTalkerPipeline:
         settings = resolve_settings(
             self.config, num_inference_steps, height, width, fps, reference_scale, guidance_scales, guidance_order,
             noise_aug_strength, motion_bucket_id, window, window_shift, window_overlap, decode_chunk, decode_overlap,
-            guidance_batch, reference_scale_min)
+            guidance_batch, reference_scale_min, guidance_outside_scale)
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be 'np', 'pt' or 'latent', got {output_type!r}")
         settings, feats, gate_t = self.check_inputs(settings, conditions, gates, num_frames)
@@ -497,8 +502,21 @@ class ACTalkerPipeline:
         win = tokens.window(idx.to(self.device))
         closed = [k for k, g in win.gates.items() if not bool((g > 0).any())]
         scale = window_reference_scale(settings.reference_scale, settings.reference_scale_min, settings.num_frames, idx)
-        plan = plan_guidance(self.branch_names, scale, settings.guidance_scales, settings.guidance_order, closed=closed)
+        regions = self.guidance_regions(ref, win, x.shape[-2:]) if settings.guidance_outside_scale is not None else None
+        plan = plan_guidance(self.branch_names, scale, settings.guidance_scales, settings.guidance_order, closed=closed,
+                             regions=regions, outside_scale=settings.guidance_outside_scale)
         return plan.combine(self._run_passes(plan, x, t, ref, win, settings.guidance_batch))
+
+    def guidance_regions(self, ref: Reference, win: Tokens, grid) -> dict[str, torch.Tensor]:
+        """Each open branch's own region in this window, on the latent grid as (1, F, 1, h, w)
+        (the denoiser's ``steered_regions`` without the solo rule: a branch alone still steers
+        the whole face, but guidance amplifies it only in its region), area-pooled like the
+        token masks."""
+        if not ref.masks or not win.gates:
+            return {}
+        frames = next(iter(win.gates.values())).shape[1]
+        steered = self.denoiser.steered_regions(win.gates, ref.masks, 1, frames, solo=False)
+        return {k: pool_to_grid(m, *grid)[:, :, None] for k, m in steered.items()}
 
     def _pass_inputs(self, plan: GuidancePlan, x: torch.Tensor, ref: Reference, win: Tokens) -> list[tuple]:
         """Per pass: noisy latents ++ (reference latent or zeros), identity (or zeros, or None

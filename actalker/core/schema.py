@@ -123,6 +123,11 @@ class GuidanceConfig(Strict):
         "reference_scale (last), SVD's min_guidance_scale..max_guidance_scale; null: reference_scale on every frame.")
     order: list[str] = Field(default_factory=list, description="Branch order of the chained guidance; branches left out follow in config order (written back in full).")
     scales: dict[str, float] = Field(default_factory=dict, description="Scale per branch stage; a branch left out gets 1.0 (written back in full).")
+    outside_scale: Optional[float] = Field(
+        None, ge=0, description="Set: a branch's scale applies inside its own region (its `region`, also when it is "
+        "alone and the solo rule lets it steer its solo region) and its stage gets this scale elsewhere (1 = the "
+        "conditional prediction, not amplified), so guidance does not push a signal into other regions; null: each "
+        "scale applies everywhere (the paper).")
 
 
 class DataConfig(Strict):

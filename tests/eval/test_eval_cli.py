@@ -138,3 +138,18 @@ def test_a_plugin_branch_with_its_own_measure(data, monkeypatch):
     add_entry_points(monkeypatch, FakeEntryPoint("nosy", obj=plugin_module("nosy_mod", [spec2])))
     with pytest.raises(Exception, match="branch 'nosy' drives measure 'nose', which no plugin registers"):
         evaluate_control(FakePipe(clips, branches=("nosy",)), clips, [{"nosy": 1}], log=None)
+
+
+def test_control_command_applies_set_overrides_and_records_the_guidance(data, tmp_path, capsys):
+    from actalker.demo.model import DEMO_MODEL_DIR
+
+    out = tmp_path / "c.json"
+    args = ["eval", "control", "--model", str(DEMO_MODEL_DIR), "--data", str(data), "--split", "all", "--clips", "1",
+            "--frames", "3", "--steps", "3", "--gates", "audio=1,motion=1", "--out", str(out)]
+    assert main([*args, "--set", "guidance.outside_scale=1", "--set", "guidance.scales.audio=2.5"]) == 0
+    saved = json.loads(out.read_text())
+    assert saved["guidance"]["outside_scale"] == 1.0 and saved["guidance"]["scales"]["audio"] == 2.5
+    assert saved["set"] == ["guidance.outside_scale=1", "guidance.scales.audio=2.5"]
+    capsys.readouterr()
+    assert main([*args, "--set", "guidance.outside_scal=1"]) == 2  # a typo is named, nothing run
+    assert "outside_scal" in capsys.readouterr().err
