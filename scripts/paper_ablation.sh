@@ -9,7 +9,9 @@
 # git-ignored, and results.md / results.csv / results.png are rebuilt from what is there.
 # Every run freezes the same VAE, the v4 demo model's (sweeps/assets/demo_v4_vae: the VAE the
 # ablation started with, kept when the shipped model moved on to v5), and trains on the same
-# synthetic world (seed 0), so runs made on different machines and days compare.
+# synthetic world (seed 0), so runs made on different machines and days compare. Its runs are
+# evaluated with the guidance the ablation started with (audio 2, motion 2, every scale applied
+# everywhere), not the demo's later region-confined guidance: training is the same either way.
 set -euo pipefail
 ACT=${ACTALKER:-actalker}
 OUT=${OUT:-sweeps/results/paper_ablation}
@@ -27,4 +29,5 @@ heldout_world "$HELDOUT"
 "$ACT" sweep sweeps/paper_ablation.yaml --out "$OUT" "$@" \
   --accelerate-config configs/accelerate/cpu_2proc.yaml --no-progress \
   --eval data="$HELDOUT" split=all frames=100 \
-  --set data.root="$DATA" model.vae.pretrained_path="$VAE" model.vae.subfolder=vae train.batch_size=2
+  --set data.root="$DATA" model.vae.pretrained_path="$VAE" model.vae.subfolder=vae train.batch_size=2 \
+  guidance.scales.audio=2.0 guidance.outside_scale=null
