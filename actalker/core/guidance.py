@@ -77,9 +77,10 @@ def window_reference_scale(scale: float, scale_min: Optional[float], num_frames:
 
 def confine_scales(scales: Mapping[str, float], regions: Mapping[str, torch.Tensor],
                    outside: float) -> dict[str, float | torch.Tensor]:
-    """Each branch's scale inside the region it steers, ``outside`` elsewhere:
+    """Each branch's scale inside its own region, ``outside`` elsewhere:
     ``outside + (s - outside) * m`` per latent pixel, m the fraction of the pixel inside the
-    region ((1, F, 1, h, w) from the pipeline). A branch without a region keeps its number."""
+    region ((1, F, 1, h, w) from the pipeline). A branch without a region (no face given,
+    ``mask_mode: none``) keeps its number."""
     return {b: (outside + (s - outside) * regions[b].float()) if b in regions else s for b, s in scales.items()}
 
 

@@ -19,7 +19,7 @@ def reg():
 def test_new_branch_gets_a_scale_and_a_place_in_the_order(reg, tmp_path):
     cfg, resolved = load_config("demo", ["branches.blink.gate=1"], registry=reg)
     assert cfg.guidance.order == ["audio", "motion", "blink"]
-    assert cfg.guidance.scales == {"audio": 2.0, "motion": 2.0, "blink": DEFAULT_BRANCH_SCALE} and DEFAULT_BRANCH_SCALE == 1.0
+    assert cfg.guidance.scales == {"audio": 3.0, "motion": 2.0, "blink": DEFAULT_BRANCH_SCALE} and DEFAULT_BRANCH_SCALE == 1.0
     saved = yaml.safe_load(save_resolved_config(resolved, tmp_path / "config.yaml").read_text())
     assert saved["guidance"]["order"] == ["audio", "motion", "blink"] and saved["guidance"]["scales"]["blink"] == 1.0
 
@@ -28,7 +28,7 @@ def test_given_order_first_then_the_rest(reg):
     cfg, _ = load_config("demo", ["branches.blink.gate=1", "guidance.order=[blink]", "guidance.scales.blink=3"], registry=reg)
     assert cfg.guidance.order == ["blink", "audio", "motion"] and cfg.guidance.scales["blink"] == 3.0
     cfg, _ = load_config("demo", ["branches.motion=null"], registry=reg)
-    assert cfg.guidance.order == ["audio"] and cfg.guidance.scales == {"audio": 2.0}
+    assert cfg.guidance.order == ["audio"] and cfg.guidance.scales == {"audio": 3.0}
 
 
 def test_scale_for_a_missing_branch_is_an_error(reg):
