@@ -309,19 +309,6 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
         return out
 
     # ---- forward --------------------------------------------------------------------------
-    def steered_regions(self, gates: Mapping[str, torch.Tensor], region_masks, batch: int,
-                        frames: int, solo: bool = True) -> dict[str, torch.Tensor]:
-        """Where each open branch steers, (B, F, H, W) at the masks' resolution: its region, or
-        (``solo``) its solo region where it is the only open branch (``resolve_branch_masks``);
-        {} when ``mask_mode`` is none (every branch reads every token). The forward asks with
-        the solo rule, the pipeline's region-confined guidance without it."""
-        if self.config.pcm["mask_mode"] == "none":
-            return {}
-        br = self.config.branches
-        regions = {n: br[n]["region"] for n in br}
-        return resolve_branch_masks(gates, regions, {n: br[n]["solo_region" if solo else "region"] for n in br},
-                                    region_masks, batch, frames)
-
     def forward(self, sample: torch.Tensor, timestep, added_time_ids: torch.Tensor,
                 identity: Optional[torch.Tensor] = None, conditions: Optional[Mapping[str, torch.Tensor]] = None,
                 gates: Optional[Mapping] = None, region_masks: Optional[Mapping[str, torch.Tensor]] = None,
@@ -347,7 +334,11 @@ class ACTalkerDenoiser(ModelMixin, ConfigMixin):
         all_gates = self._gates(gates, list(tokens), b, f, sample)
         open_gates = {n: g for n, g in all_gates.items() if bool((g != 0).any())}
         mode = self.config.pcm["mask_mode"]
-        masks = self.steered_regions(all_gates, region_masks, b, f) if len(self.pcm_layers) and open_gates else {}
+        masks = {}
+        if len(self.pcm_layers) and open_gates and mode != "none":
+            br = self.config.branches
+            masks = resolve_branch_masks(all_gates, {n: br[n]["region"] for n in br},
+                                         {n: br[n]["solo_region"] for n in br}, region_masks, b, f)
         fm = None
         if face_mask is not None and self.guider is not None:
             fm = as_frames(face_mask, b, f, "face_mask").to(sample.dtype)

@@ -79,7 +79,7 @@ def confine_scales(scales: Mapping[str, float], regions: Mapping[str, torch.Tens
                    outside: float) -> dict[str, float | torch.Tensor]:
     """Each branch's scale inside its own region, ``outside`` elsewhere:
     ``outside + (s - outside) * m`` per latent pixel, m the fraction of the pixel inside the
-    region ((1, F, 1, h, w) from the pipeline). A branch without a region (no face given,
+    region ((1, 1, 1, h, w) from the pipeline's ``guidance_regions``). A branch without a region (no face given,
     ``mask_mode: none``) keeps its number."""
     return {b: (outside + (s - outside) * regions[b].float()) if b in regions else s for b, s in scales.items()}
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -62,6 +62,7 @@ class Reference:
     masks: dict[str, torch.Tensor]  # region -> (1, H, W)
     face_mask: Optional[torch.Tensor]  # (1, 1, H, W) for the face guider
     time_ids: torch.Tensor  # (1, 3)
+    guidance_regions: dict[str, torch.Tensor] = field(default_factory=dict)  # branch -> (1, 1, 1, h, w), when confined
 
 
 @dataclass
@@ -408,11 +409,20 @@ class ACTalkerPipeline:
             face_mask = region_masks(self.registry, [face_name], landmarks, boxes, h, w)[face_name]
         identity = self.encode_identity(ref_image.to(device))
         latent = encode_reference(self.vae, ref_image.to(device), settings.noise_aug_strength, gen).to(device)
+        confined = settings.guidance_outside_scale is not None and mask_mode != "none"
         return Reference(
             latent=latent, identity=identity, masks={k: v.to(device, dtype) for k, v in masks.items()},
             face_mask=face_mask[:, None].to(device, dtype) if face_mask is not None else None,
             time_ids=added_time_ids(settings.fps, settings.motion_bucket_id, settings.noise_aug_strength).to(device),
+            guidance_regions=self.guidance_regions(masks, latent.shape[-2:]) if confined else {},
         )
+
+    def guidance_regions(self, masks: Mapping[str, torch.Tensor], grid) -> dict[str, torch.Tensor]:
+        """Each branch's own region (its ``region``, not its solo one: a branch alone still steers
+        the whole face, but guidance amplifies it only here) on the latent grid as (1, 1, 1, h, w),
+        area-pooled like the token masks. Once per generation: the masks are static per clip."""
+        return {b.name: pool_to_grid(masks[b.region][None].to(self.device), *grid)[:, :, None]
+                for b in self.branches if b.region in masks}
 
     def region_masks(self, landmarks, boxes, height: int, width: int) -> dict[str, torch.Tensor]:
         """Every region the branches use, (1, H, W) from the reference face (one frame)."""
@@ -502,21 +512,9 @@ class ACTalkerPipeline:
         win = tokens.window(idx.to(self.device))
         closed = [k for k, g in win.gates.items() if not bool((g > 0).any())]
         scale = window_reference_scale(settings.reference_scale, settings.reference_scale_min, settings.num_frames, idx)
-        regions = self.guidance_regions(ref, win, x.shape[-2:]) if settings.guidance_outside_scale is not None else None
         plan = plan_guidance(self.branch_names, scale, settings.guidance_scales, settings.guidance_order, closed=closed,
-                             regions=regions, outside_scale=settings.guidance_outside_scale)
+                             regions=ref.guidance_regions, outside_scale=settings.guidance_outside_scale)
         return plan.combine(self._run_passes(plan, x, t, ref, win, settings.guidance_batch))
-
-    def guidance_regions(self, ref: Reference, win: Tokens, grid) -> dict[str, torch.Tensor]:
-        """Each open branch's own region in this window, on the latent grid as (1, F, 1, h, w)
-        (the denoiser's ``steered_regions`` without the solo rule: a branch alone still steers
-        the whole face, but guidance amplifies it only in its region), area-pooled like the
-        token masks."""
-        if not ref.masks or not win.gates:
-            return {}
-        frames = next(iter(win.gates.values())).shape[1]
-        steered = self.denoiser.steered_regions(win.gates, ref.masks, 1, frames, solo=False)
-        return {k: pool_to_grid(m, *grid)[:, :, None] for k, m in steered.items()}
 
     def _pass_inputs(self, plan: GuidancePlan, x: torch.Tensor, ref: Reference, win: Tokens) -> list[tuple]:
         """Per pass: noisy latents ++ (reference latent or zeros), identity (or zeros, or None
