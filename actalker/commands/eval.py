@@ -8,7 +8,9 @@
         generate each clip at each gate setting, measure mouth and eyes, and report
         following (r with the own signal) and leakage (|r| with the other signals) for
         every branch of the model (what each modality drives: ModalitySpec.drives), mean
-        and 95% bootstrap CI over clips; a Markdown table, JSON and a plot (OUT.png)
+        and 95% bootstrap CI over clips; a Markdown table, JSON and a plot (OUT.png). The
+        table's last row scores the clips' own frames through the model's VAE: the ceiling
+        of each following metric (--no-reference skips it, --reference-only gives only it)
 """
 from __future__ import annotations
 
@@ -52,6 +54,11 @@ def register(subparsers) -> None:
     c.add_argument("--out", required=True, type=Path, help="results JSON; the plot goes to the same name .png")
     c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override the model's sampling.* or guidance.* (repeatable), as actalker generate --set")
+    ref = c.add_mutually_exclusive_group()
+    ref.add_argument("--no-reference", action="store_true",
+                     help="skip the reference row (the clips' own frames through the model's VAE, scored the same way)")
+    ref.add_argument("--reference-only", action="store_true",
+                     help="only the reference row: the ceiling of each following metric for this VAE, no generation")
     c.set_defaults(func=run_control)
     from actalker.eval.video_cli import add_video_subcommand  # `eval video`: PSNR, SSIM, LMD, FID, ...
 
@@ -128,8 +135,8 @@ def run_control(args) -> int:
     from actalker.commands.generate import apply_overrides
     from actalker.core.pipeline import ACTalkerPipeline
     from actalker.eval.plots import plot_tracks
-    from actalker.eval.runner import (default_gate_text, evaluate_control, markdown_table, parse_gate_settings,
-                                      plot_panels, saved_tracks)
+    from actalker.eval.runner import (default_gate_text, evaluate_control, evaluate_reference, markdown_table,
+                                      parse_gate_settings, plot_panels, saved_tracks)
     from actalker.eval.validate import estimator_report
 
     if args.out.suffix.lower() != ".json":
@@ -142,19 +149,22 @@ def run_control(args) -> int:
     pipe = apply_overrides(ACTalkerPipeline.from_pretrained(args.model, device=args.device), args.set)
     pipe.progress = False
     settings = parse_gate_settings(args.gates or default_gate_text(pipe.branch_names), pipe.branch_names)
-    result = evaluate_control(pipe, clips, settings, args.frames, args.steps, args.seed)
+    result = {"settings": []} if args.reference_only else evaluate_control(pipe, clips, settings, args.frames,
+                                                                          args.steps, args.seed)
+    if not args.no_reference:
+        result["reference"] = evaluate_reference(pipe, clips, args.frames)
     table = markdown_table(result)
     print(table)
     est = None
     if all({"mouth_open", "eye_open"} <= set(c.truth) for c in clips):
         est = estimator_report(clips)["summary"]  # the ruler's own accuracy on these clips
     panels = [p for s in result["settings"] for p in plot_panels(s)]
-    plot = plot_tracks(args.out.with_suffix(".png"), panels, clips[0].fps, title=f"clip {clips[0].id}")
+    plot = plot_tracks(args.out.with_suffix(".png"), panels, clips[0].fps, title=f"clip {clips[0].id}") if panels else None
     for s in result["settings"]:
         s["tracks"] = [saved_tracks(t) for t in s.pop("tracks")]
     _write_json(args.out, {"model": str(args.model), "data": str(args.data), "split": args.split,
                            "clips": [c.id for c in clips], "steps": args.steps, "frames": args.frames, "seed": args.seed,
                            "set": list(args.set), "guidance": pipe.config.guidance.model_dump(mode="json"),
                            "estimator": est, "table": table, **result})
-    print(f"wrote {args.out} and {plot}")
+    print(f"wrote {args.out}" + (f" and {plot}" if plot else ""))
     return 0

@@ -121,25 +121,62 @@ def label(key: str) -> str:
     return f"{measure}~{name}"
 
 
-def generate_clip(pipe, clip, gates: dict[str, float], num_frames: int, steps: Optional[int], seed: int):
-    """Frames (F, H, W, 3) generated for ``clip`` and the reference face at their size."""
+def _fit_landmarks(pipe, clip):
+    """The model's (height, width), the crop of the clip's frames that fits it, and the first
+    frame's landmarks and boxes in that crop (static: as the pipeline gets them)."""
     import torch
 
-    from actalker.core.controls import conditions_from_clip
     from actalker.core.framing import crop_boxes, crop_points, fit_image
 
     s = pipe.config.sampling
-    ref = clip.frames(0, 1)[0]
     h, w = int(s.height), int(s.width)
-    conditions = conditions_from_clip(pipe.branches, clip, num_frames)
     lm = np.array(clip.landmarks[:1], np.float32)  # copies: clip arrays are read-only maps
     bx = np.array(clip.boxes[:1], np.float32)
-    frames = pipe(ref, conditions, gates=gates, landmarks=lm, boxes=bx, num_frames=num_frames,
-                  num_inference_steps=steps, height=h, width=w, fps=clip.fps, seed=seed, progress=False)
-    _, crop = fit_image(ref, h, w)
-    lm = crop_points(torch.as_tensor(lm), crop).numpy()
-    bx = crop_boxes(torch.as_tensor(bx), crop).numpy()
+    _, crop = fit_image(clip.frames(0, 1)[0], h, w)
+    return (h, w), crop_points(torch.as_tensor(lm), crop).numpy(), crop_boxes(torch.as_tensor(bx), crop).numpy()
+
+
+def generate_clip(pipe, clip, gates: dict[str, float], num_frames: int, steps: Optional[int], seed: int):
+    """Frames (F, H, W, 3) generated for ``clip`` and the reference face at their size."""
+    from actalker.core.controls import conditions_from_clip
+
+    (h, w), lm, bx = _fit_landmarks(pipe, clip)
+    conditions = conditions_from_clip(pipe.branches, clip, num_frames)
+    frames = pipe(clip.frames(0, 1)[0], conditions, gates=gates, landmarks=np.array(clip.landmarks[:1], np.float32),
+                  boxes=np.array(clip.boxes[:1], np.float32), num_frames=num_frames, num_inference_steps=steps,
+                  height=h, width=w, fps=clip.fps, seed=seed, progress=False)
     return frames, lm, bx
+
+
+def clip_through_vae(pipe, clip, num_frames: int):
+    """The clip's own first frames fitted to the model's size, encoded by its VAE (posterior
+    mean) and decoded as the pipeline decodes: what a denoiser that reproduced the clip exactly
+    would show. Returns frames (F, H, W, 3) and the first frame's landmarks and boxes."""
+    import torch
+
+    from actalker.core.framing import fit_image
+    from actalker.core.sampling import frames_to_uint8
+    from actalker.eval.validate import vae_roundtrip
+
+    (h, w), lm, bx = _fit_landmarks(pipe, clip)
+    fitted = torch.cat([fit_image(f, h, w)[0] for f in clip.frames(0, num_frames)])
+    s = pipe.config.sampling
+    return vae_roundtrip(pipe.vae, s.decode_chunk, s.decode_overlap)(frames_to_uint8(fitted)), lm, bx
+
+
+def score_frames(pipe, clip, frames, lm, bx, num_frames: int) -> tuple[dict, dict]:
+    """One clip's metric row and tracks: ``frames`` measured (mouth, eyes and the plugins'
+    measures) and scored against every branch's declared targets (the one rule: score_clip)."""
+    o = measure_openness(frames, lm, bx, registry=getattr(pipe, "registry", None))  # stand-ins have none
+    measured = {"mouth": o.mouth, "eyes": o.eyes, **plugin_measures(pipe.branches, frames, lm, bx)}
+    signals = clip_signals(pipe.branches, clip, num_frames)
+    row = score_clip(measured, signals, {k: np.asarray(v)[:num_frames] for k, v in clip.truth.items()})
+    return {"clip": clip.id, **row}, {"measured": measured, "signals": signals}
+
+
+def _log_row(log, name: str, clip, row: dict) -> None:
+    if log:
+        log(f"[{name}] {clip.id}: " + ", ".join(f"{label(k)} {row[k]:+.2f}" for k in metric_keys([row])))
 
 
 def evaluate_control(pipe, clips, settings: list[dict[str, float]], num_frames: Optional[int] = None,
@@ -151,34 +188,51 @@ def evaluate_control(pipe, clips, settings: list[dict[str, float]], num_frames: 
         for i, clip in enumerate(clips):
             n = min(clip.num_frames, num_frames or clip.num_frames)
             frames, lm, bx = generate_clip(pipe, clip, gates, n, steps, seed + i)
-            o = measure_openness(frames, lm, bx, registry=getattr(pipe, "registry", None))  # stand-ins have none
-            measured = {"mouth": o.mouth, "eyes": o.eyes, **plugin_measures(pipe.branches, frames, lm, bx)}
-            signals = clip_signals(pipe.branches, clip, n)
-            row = score_clip(measured, signals, {k: np.asarray(v)[:n] for k, v in clip.truth.items()})
-            rows.append({"clip": clip.id, **row})
-            tracks.append({"measured": measured, "signals": signals})
-            if log:
-                log(f"[{setting_name(gates)}] {clip.id}: " + ", ".join(f"{label(k)} {row[k]:+.2f}" for k in metric_keys([row])))
+            row, track = score_frames(pipe, clip, frames, lm, bx, n)
+            rows.append(row)
+            tracks.append(track)
+            _log_row(log, setting_name(gates), clip, row)
         results.append({"gates": gates, "name": setting_name(gates), "metrics": aggregate(rows, tracks),
                         "clips": rows, "tracks": tracks})
     return {"settings": results}
 
 
+REFERENCE_NAME = "clip frames through the VAE"
+
+
+def evaluate_reference(pipe, clips, num_frames: Optional[int] = None, log=print) -> dict:
+    """The clips' own frames through the model's VAE, scored as generated frames are: the
+    ceiling of each following metric for this VAE and ruler (no denoiser can read higher on
+    average), and the leakage the clips themselves carry. {"name", "metrics", "clips"}."""
+    rows, tracks = [], []
+    for clip in clips:
+        n = min(clip.num_frames, num_frames or clip.num_frames)
+        frames, lm, bx = clip_through_vae(pipe, clip, n)
+        row, track = score_frames(pipe, clip, frames, lm, bx, n)
+        rows.append(row)
+        tracks.append(track)
+        _log_row(log, "reference", clip, row)
+    return {"name": REFERENCE_NAME, "metrics": aggregate(rows, tracks), "clips": rows}
+
+
+def _table_row(name: str, clips: int, metrics: dict, keys: list[str]) -> str:
+    cells = []
+    for k in keys:
+        if k not in metrics:
+            cells.append("-")
+            continue
+        m = metrics[k]
+        levels = [f"{level} {m[level]:.2f}" for level in ("chance", "truth") if level in m]
+        cells.append(f"{m['mean']:+.2f} [{m['lo']:+.2f}, {m['hi']:+.2f}]" + (f" ({', '.join(levels)})" if levels else ""))
+    return f"| {name} | {clips} | " + " | ".join(cells) + " |"
+
+
 def markdown_table(result: dict) -> str:
     """One row per gate setting: mean [95% CI] of each metric; leakages with their chance level
-    and truth level (what the ground truth itself reads, on synthetic clips)."""
-    keys = metric_keys([s["metrics"] for s in result["settings"]])
-    head = "| gates | clips | " + " | ".join(label(k) for k in keys) + " |"
-    lines = [head, "|" + "---|" * (len(keys) + 2)]
-    for s in result["settings"]:
-        m = s["metrics"]
-        cells = []
-        for k in keys:
-            if k not in m:
-                cells.append("-")
-                continue
-            c = f"{m[k]['mean']:+.2f} [{m[k]['lo']:+.2f}, {m[k]['hi']:+.2f}]"
-            levels = [f"{name} {m[k][name]:.2f}" for name in ("chance", "truth") if name in m[k]]
-            cells.append(c + (f" ({', '.join(levels)})" if levels else ""))
-        lines.append(f"| {s['name']} | {len(s['clips'])} | " + " | ".join(cells) + " |")
+    and truth level (what the ground truth itself reads, on synthetic clips). With a
+    ``reference`` (evaluate_reference), its row last: the ceiling of each following metric."""
+    rows = [*result["settings"], *([result["reference"]] if result.get("reference") else [])]
+    keys = metric_keys([r["metrics"] for r in rows])
+    lines = ["| gates | clips | " + " | ".join(label(k) for k in keys) + " |", "|" + "---|" * (len(keys) + 2)]
+    lines += [_table_row(r["name"], len(r["clips"]), r["metrics"], keys) for r in rows]
     return "\n".join(lines)

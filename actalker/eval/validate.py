@@ -27,6 +27,7 @@ def vae_roundtrip(vae, decode_chunk: int = 8, decode_overlap: int = 2):
 
     def run(frames: np.ndarray) -> np.ndarray:
         x = torch.as_tensor(np.asarray(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        x = x.to(vae.device, vae.dtype)  # a pipeline's VAE may sit on a GPU in half precision
         with torch.no_grad():
             lat = torch.cat([vae.encode(x[i:i + 16]).latent_dist.mode() for i in range(0, len(x), 16)])
         lat = lat[None] * vae.config.scaling_factor

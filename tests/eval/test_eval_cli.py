@@ -153,3 +153,48 @@ def test_control_command_applies_set_overrides_and_records_the_guidance(data, tm
     capsys.readouterr()
     assert main([*args, "--set", "guidance.outside_scal=1"]) == 2  # a typo is named, nothing run
     assert "outside_scal" in capsys.readouterr().err
+
+
+def test_reference_row_reads_the_clips_through_the_models_vae(data, tmp_path, capsys):
+    """`--reference-only` scores the clips' own frames through the demo model's VAE: the
+    following metrics a perfect denoiser would reach (high on these clips), as the table's
+    last row and under "reference" in the JSON; no gate setting is generated."""
+    from actalker.demo.model import DEMO_MODEL_DIR
+    from actalker.eval.runner import REFERENCE_NAME
+
+    out = tmp_path / "ref.json"
+    args = ["eval", "control", "--model", str(DEMO_MODEL_DIR), "--data", str(data), "--split", "all",
+            "--frames", "40", "--out", str(out)]
+    assert main([*args, "--reference-only"]) == 0
+    text = capsys.readouterr().out
+    assert f"| {REFERENCE_NAME} | 3 |" in text and "audio=1" not in text
+    saved = json.loads(out.read_text())
+    assert saved["settings"] == [] and len(saved["reference"]["clips"]) == 3
+    m = saved["reference"]["metrics"]
+    print("reference through the demo VAE:", {k: round(m[k]["mean"], 3) for k in ("mouth_audio", "mouth_truth")})
+    assert m["mouth_truth"]["mean"] > 0.8 and m["mouth_audio"]["mean"] > 0.7 and "chance" in m["leak_eyes_audio"]
+    with pytest.raises(SystemExit):  # one or the other, as argparse says
+        main([*args, "--reference-only", "--no-reference"])
+
+
+def test_reference_through_a_flat_vae_follows_nothing(data, tmp_path):
+    """The reference is read after the model's own VAE, not from the clip: a VAE whose decoder
+    draws one flat image gives a reference that follows nothing."""
+    import torch
+    from diffusers import AutoencoderKLTemporalDecoder
+
+    from actalker.eval.runner import evaluate_reference, markdown_table
+
+    torch.manual_seed(0)
+    vae = AutoencoderKLTemporalDecoder(block_out_channels=(32, 32), down_block_types=("DownEncoderBlock2D",) * 2,
+                                       layers_per_block=1, latent_channels=4, sample_size=64).eval()
+    torch.nn.init.zeros_(vae.decoder.conv_out.weight)
+    torch.nn.init.zeros_(vae.decoder.conv_out.bias)
+    clips = [Clip.read(data / e["path"]) for e in load_manifest(data)["clips"]]
+    pipe = FakePipe(clips)
+    pipe.vae = vae
+    pipe.config.sampling.decode_chunk, pipe.config.sampling.decode_overlap = 2, 0
+    ref = evaluate_reference(pipe, clips, num_frames=20, log=None)
+    assert ref["metrics"]["mouth_audio"]["mean"] == 0.0 and ref["metrics"]["eyes_motion"]["mean"] == 0.0
+    table = markdown_table({"settings": [], "reference": ref})
+    assert table.splitlines()[-1].startswith(f"| {ref['name']} | 3 | +0.00")
