@@ -29,13 +29,13 @@ TINY = [
 ]
 
 
-def _tiny_model(path):
+def _tiny_model(path, extra=()):
     from actalker.config import load_config
     from actalker.plugins import load_registry
     from actalker.train.build import build_pipeline
 
     registry = load_registry()
-    cfg, _ = load_config("demo", TINY, registry=registry)
+    cfg, _ = load_config("demo", TINY + list(extra), registry=registry)
     build_pipeline(cfg, registry).save_pretrained(path)
     return path
 
@@ -62,6 +62,17 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert png.width > 3 * info["size"] and png.height > info["size"]
     check_strip_and_video(np.asarray(png.convert("RGB")).astype(int), out / "demo.mp4", frames, info,
                           settings_differ=shipped)
+
+
+def test_demo_samples_with_the_model_folders_step_count(tmp_path):
+    """The model folder owns its step count (sampling.steps); --steps only overrides it."""
+    from actalker.demo.run import run_demo
+
+    model = _tiny_model(tmp_path / "tiny_model", ["sampling.steps=3"])
+    info = json.loads(run_demo(out=tmp_path / "a", model_dir=model, num_frames=8, log=lambda *_: None)["files"]["info"].read_text())
+    assert info["steps"] == 3
+    info = json.loads(run_demo(out=tmp_path / "b", model_dir=model, steps=2, num_frames=8, log=lambda *_: None)["files"]["info"].read_text())
+    assert info["steps"] == 2
 
 
 def check_strip_and_video(png, video_path, frames, info, settings_differ):

@@ -14,7 +14,7 @@ def register(subparsers) -> None:
         "demo", help="Generate a talking-head video with the embedded default model.",
         description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", default="outputs/demo", help="output folder")
-    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default 8)")
+    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's sampling.steps)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed")
     parser.add_argument("--frames", type=int, default=None, help="frames to generate (default 50 = 2 s at 25 fps)")
     parser.add_argument("--model", default=None, help="model folder (default: the embedded actalker/assets/demo_model)")

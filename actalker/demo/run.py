@@ -30,7 +30,6 @@ import numpy as np
 DEMO_SEED = 424242   # never used to make training or evaluation data
 DEMO_INDEX = 0
 DEMO_FRAMES = 50     # 2 s at 25 fps
-DEMO_STEPS = 8       # denoising steps (the model's config says 12; 8 keeps the demo under a minute)
 SETTINGS = (("both gates open", {"audio": 1.0, "motion": 1.0}),
             ("audio only", {"audio": 1.0, "motion": 0.0}),
             ("motion only", {"audio": 0.0, "motion": 1.0}))
@@ -219,13 +218,14 @@ def run_demo(out="outputs/demo", steps: Optional[int] = None, seed: int = 0, mod
     pipe, source, trained = _demo_pipeline(model_dir, allow_untrained, log)
     torch.manual_seed(seed)
     s = pipe.config.sampling
+    steps = int(steps or s.steps)  # the model folder owns its step count; --steps overrides
     size = int(s.height)
     inputs = make_inputs(num_frames=num_frames, size=size, fps=float(s.fps))
     face = inputs["face"]
     conditions = conditions_for(pipe, inputs)
     ref = np.asarray(face["frames"][0])
     lm, bx = np.asarray(face["landmarks"][:1], np.float32), np.asarray(face["boxes"][:1], np.float32)
-    videos, timings = _generate_settings(pipe, ref, conditions, lm, bx, num_frames, steps or DEMO_STEPS,
+    videos, timings = _generate_settings(pipe, ref, conditions, lm, bx, num_frames, steps,
                                          inputs["fps"], seed)
     labels = [n for n, _ in SETTINGS]
     audio = np.asarray(face["audio"], np.float32)
@@ -242,7 +242,7 @@ def run_demo(out="outputs/demo", steps: Optional[int] = None, seed: int = 0, mod
     files["effect_png"], region_effect = effect_files(out / "demo_effect.png", pipe, ref, videos, lm, bx)
     info = {"model": source, "trained": trained, "identity": face["identity"],
             "world": {"seed": inputs["seed"], "face_clip": inputs["index"], "motion_clip": inputs["index"] + 1},
-            "frames": num_frames, "fps": inputs["fps"], "size": size, "steps": int(steps or DEMO_STEPS), "seed": seed,
+            "frames": num_frames, "fps": inputs["fps"], "size": size, "steps": steps, "seed": seed,
             "settings": {n: g for n, g in SETTINGS}, "seconds_per_video": timings,
             "strip_rows": [int(i) for i in rows], "region_effect": region_effect}
     info["seconds"] = round(time.time() - t0, 1)
