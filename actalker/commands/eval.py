@@ -9,8 +9,9 @@
         following (r with the own signal) and leakage (|r| with the other signals) for
         every branch of the model (what each modality drives: ModalitySpec.drives), mean
         and 95% bootstrap CI over clips; a Markdown table, JSON and a plot (OUT.png). The
-        table's last row scores the clips' own frames through the model's VAE: the ceiling
-        of each following metric (--no-reference skips it, --reference-only gives only it)
+        table's last two rows score the clips' own frames, as rendered (the ruler's ceiling)
+        and through the model's VAE (the ceiling of each following metric for any denoiser
+        with that VAE); --no-reference skips them, --reference-only gives only them
 """
 from __future__ import annotations
 
@@ -56,9 +57,9 @@ def register(subparsers) -> None:
                    help="override the model's sampling.* or guidance.* (repeatable), as actalker generate --set")
     ref = c.add_mutually_exclusive_group()
     ref.add_argument("--no-reference", action="store_true",
-                     help="skip the reference row (the clips' own frames through the model's VAE, scored the same way)")
+                     help="skip the reference rows (the clips' own frames as rendered and through the model's VAE, scored the same way)")
     ref.add_argument("--reference-only", action="store_true",
-                     help="only the reference row: the ceiling of each following metric for this VAE, no generation")
+                     help="only the reference rows: the ceiling of each following metric for the ruler and for this VAE, no generation")
     c.set_defaults(func=run_control)
     from actalker.eval.video_cli import add_video_subcommand  # `eval video`: PSNR, SSIM, LMD, FID, ...
 
@@ -151,7 +152,8 @@ def run_control(args) -> int:
     settings = parse_gate_settings(args.gates or default_gate_text(pipe.branch_names), pipe.branch_names)
     result = {"settings": []} if args.reference_only else evaluate_control(pipe, clips, settings, args.frames,
                                                                           args.steps, args.seed)
-    if not args.no_reference:
+    if not args.no_reference:  # the ruler alone, then with the model's VAE
+        result["reference_frames"] = evaluate_reference(pipe, clips, args.frames, through_vae=False)
         result["reference"] = evaluate_reference(pipe, clips, args.frames)
     table = markdown_table(result)
     print(table)
