@@ -134,9 +134,10 @@ def _load_vae(path: Path):
 
 def run_control(args) -> int:
     from actalker.commands.generate import apply_overrides
+    from actalker.core.generation_settings import resolve_settings
     from actalker.core.pipeline import ACTalkerPipeline
     from actalker.eval.plots import plot_tracks
-    from actalker.eval.runner import (default_gate_text, evaluate_control, evaluate_reference, markdown_table,
+    from actalker.eval.runner import (default_gate_text, evaluate_control, evaluate_references, markdown_table,
                                       parse_gate_settings, plot_panels, saved_tracks)
     from actalker.eval.validate import estimator_report
 
@@ -153,8 +154,7 @@ def run_control(args) -> int:
     result = {"settings": []} if args.reference_only else evaluate_control(pipe, clips, settings, args.frames,
                                                                           args.steps, args.seed)
     if not args.no_reference:  # the ruler alone, then with the model's VAE
-        result["reference_frames"] = evaluate_reference(pipe, clips, args.frames, through_vae=False)
-        result["reference"] = evaluate_reference(pipe, clips, args.frames)
+        result.update(evaluate_references(pipe, clips, args.frames))
     table = markdown_table(result)
     print(table)
     est = None
@@ -165,7 +165,7 @@ def run_control(args) -> int:
     for s in result["settings"]:
         s["tracks"] = [saved_tracks(t) for t in s.pop("tracks")]
     _write_json(args.out, {"model": str(args.model), "data": str(args.data), "split": args.split,
-                           "clips": [c.id for c in clips], "steps": args.steps, "frames": args.frames, "seed": args.seed,
+                           "clips": [c.id for c in clips], "steps": resolve_settings(pipe.config, args.steps).steps, "frames": args.frames, "seed": args.seed,
                            "set": list(args.set), "guidance": pipe.config.guidance.model_dump(mode="json"),
                            "estimator": est, "table": table, **result})
     print(f"wrote {args.out}" + (f" and {plot}" if plot else ""))

@@ -208,6 +208,7 @@ def run_demo(out="outputs/demo", steps: Optional[int] = None, seed: int = 0, mod
     """Generate the demo; returns {"files": {...}, "seconds": ..., "trained": bool}."""
     import torch
 
+    from actalker.core.generation_settings import resolve_settings
     from actalker.media.video import write_video
     from actalker.utils.atomic import write_text_atomic
     from actalker.utils.paths import check_writable_output
@@ -218,7 +219,7 @@ def run_demo(out="outputs/demo", steps: Optional[int] = None, seed: int = 0, mod
     pipe, source, trained = _demo_pipeline(model_dir, allow_untrained, log)
     torch.manual_seed(seed)
     s = pipe.config.sampling
-    steps = int(steps or s.steps)  # the model folder owns its step count; --steps overrides
+    steps = resolve_settings(pipe.config, steps).steps  # the model folder's, unless --steps
     size = int(s.height)
     inputs = make_inputs(num_frames=num_frames, size=size, fps=float(s.fps))
     face = inputs["face"]

@@ -148,23 +148,16 @@ def generate_clip(pipe, clip, gates: dict[str, float], num_frames: int, steps: O
     return frames, lm, bx
 
 
-def clip_frames(pipe, clip, num_frames: int, through_vae: bool = True):
-    """The clip's own first frames fitted to the model's size as uint8 (F, H, W, 3), and the
-    first frame's landmarks and boxes. ``through_vae``: encoded by the model's VAE (posterior
-    mean) and decoded as the pipeline decodes, what a denoiser that reproduced the clip exactly
-    would show; else as rendered, what the ruler alone makes of the clip."""
+def clip_frames(pipe, clip, num_frames: int):
+    """The clip's own first frames fitted to the model's size as uint8 (F, H, W, 3), as
+    rendered, and the first frame's landmarks and boxes."""
     import torch
 
     from actalker.core.framing import fit_image
     from actalker.core.sampling import frames_to_uint8
-    from actalker.eval.validate import vae_roundtrip
 
     (h, w), lm, bx = _fit_landmarks(pipe, clip)
-    frames = frames_to_uint8(torch.cat([fit_image(f, h, w)[0] for f in clip.frames(0, num_frames)]))
-    if through_vae:
-        s = pipe.config.sampling
-        frames = vae_roundtrip(pipe.vae, s.decode_chunk, s.decode_overlap)(frames)
-    return frames, lm, bx
+    return frames_to_uint8(torch.cat([fit_image(f, h, w)[0] for f in clip.frames(0, num_frames)])), lm, bx
 
 
 def score_frames(pipe, clip, frames, lm, bx, num_frames: int) -> tuple[dict, dict]:
@@ -206,21 +199,27 @@ REFERENCE_NAMES = {"reference_frames": "clip frames as rendered", "reference": "
 REFERENCE_NAME = REFERENCE_NAMES["reference"]
 
 
-def evaluate_reference(pipe, clips, num_frames: Optional[int] = None, log=print, through_vae: bool = True) -> dict:
-    """The clips' own frames (through the model's VAE unless ``through_vae`` is False), scored
-    as generated frames are: the ceiling of each following metric for this VAE and ruler (no
-    denoiser can read higher on average), and the leakage the clips themselves carry.
-    {"name", "metrics", "clips"}."""
-    key = "reference" if through_vae else "reference_frames"
-    rows, tracks = [], []
+def evaluate_references(pipe, clips, num_frames: Optional[int] = None, log=print) -> dict:
+    """The clips' own frames scored as generated frames are, as rendered ("reference_frames":
+    what the ruler alone reads) and encoded (posterior mean) and decoded by the model's VAE as
+    the pipeline decodes ("reference": what a denoiser that reproduced the clips exactly would
+    show, so no denoiser can read higher on average), with the leakage the clips themselves
+    carry. {key: {"name", "metrics", "clips"}} for each key of REFERENCE_NAMES."""
+    from actalker.eval.validate import vae_roundtrip
+
+    s = pipe.config.sampling
+    through_vae = vae_roundtrip(pipe.vae, s.decode_chunk, s.decode_overlap)
+    rows, tracks = {k: [] for k in REFERENCE_NAMES}, {k: [] for k in REFERENCE_NAMES}
     for clip in clips:
         n = min(clip.num_frames, num_frames or clip.num_frames)
-        frames, lm, bx = clip_frames(pipe, clip, n, through_vae)
-        row, track = score_frames(pipe, clip, frames, lm, bx, n)
-        rows.append(row)
-        tracks.append(track)
-        _log_row(log, key, clip, row)
-    return {"name": REFERENCE_NAMES[key], "metrics": aggregate(rows, tracks), "clips": rows}
+        frames, lm, bx = clip_frames(pipe, clip, n)
+        for key, seen in (("reference_frames", frames), ("reference", through_vae(frames))):
+            row, track = score_frames(pipe, clip, seen, lm, bx, n)
+            rows[key].append(row)
+            tracks[key].append(track)
+            _log_row(log, key, clip, row)
+    return {k: {"name": name, "metrics": aggregate(rows[k], tracks[k]), "clips": rows[k]}
+            for k, name in REFERENCE_NAMES.items()}
 
 
 def _table_row(name: str, clips: int, metrics: dict, keys: list[str]) -> str:
@@ -238,7 +237,7 @@ def _table_row(name: str, clips: int, metrics: dict, keys: list[str]) -> str:
 def markdown_table(result: dict) -> str:
     """One row per gate setting: mean [95% CI] of each metric; leakages with their chance level
     and truth level (what the ground truth itself reads, on synthetic clips). With a
-    ``reference_frames`` and ``reference`` (evaluate_reference), their rows last: the ceiling
+    ``reference_frames`` and ``reference`` (evaluate_references), their rows last: the ceiling
     of each following metric for the ruler alone, then with the model's VAE."""
     rows = [*result["settings"], *(result[k] for k in REFERENCE_NAMES if result.get(k))]
     keys = metric_keys([r["metrics"] for r in rows])

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import yaml
 
 from actalker.cli import main
 from actalker.data.clip import Clip
@@ -173,6 +175,8 @@ def test_reference_row_reads_the_clips_through_the_models_vae(data, tmp_path, ca
     assert table[-1].startswith(f"| {REFERENCE_NAME} | 3 |") and not any("audio=1" in line for line in lines)
     saved = json.loads(out.read_text())
     assert saved["settings"] == [] and len(saved["reference"]["clips"]) == 3
+    model_steps = yaml.safe_load((Path(DEMO_MODEL_DIR) / "config.yaml").read_text())["sampling"]["steps"]
+    assert saved["steps"] == model_steps  # no --steps: the step count the model folder owns, recorded
     m, raw = saved["reference"]["metrics"], saved["reference_frames"]["metrics"]
     print("reference through the demo VAE:", {k: round(m[k]["mean"], 3) for k in ("mouth_audio", "mouth_truth")},
           "as rendered:", {k: round(raw[k]["mean"], 3) for k in ("mouth_audio", "mouth_truth")})
@@ -189,7 +193,7 @@ def test_reference_through_a_flat_vae_follows_nothing(data, tmp_path):
     import torch
     from diffusers import AutoencoderKLTemporalDecoder
 
-    from actalker.eval.runner import evaluate_reference, markdown_table
+    from actalker.eval.runner import evaluate_references, markdown_table
 
     torch.manual_seed(0)
     vae = AutoencoderKLTemporalDecoder(block_out_channels=(32, 32), down_block_types=("DownEncoderBlock2D",) * 2,
@@ -200,7 +204,7 @@ def test_reference_through_a_flat_vae_follows_nothing(data, tmp_path):
     pipe = FakePipe(clips)
     pipe.vae = vae
     pipe.config.sampling.decode_chunk, pipe.config.sampling.decode_overlap = 2, 0
-    ref = evaluate_reference(pipe, clips, num_frames=20, log=None)
+    ref = evaluate_references(pipe, clips, num_frames=20, log=None)["reference"]
     assert ref["metrics"]["mouth_audio"]["mean"] == 0.0 and ref["metrics"]["eyes_motion"]["mean"] == 0.0
     table = markdown_table({"settings": [], "reference": ref})
     assert table.splitlines()[-1].startswith(f"| {ref['name']} | 3 | +0.00")
